@@ -1,0 +1,1 @@
+"""lm-eval integration: its tasks run on evalsuite's engine through its `LM` interface."""

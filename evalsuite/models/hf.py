@@ -1,0 +1,220 @@
+"""The `hf` adapter: any causal LM that transformers loads, on the batched engine.
+
+CUDA with bfloat16 when a GPU is present, CPU with float32 otherwise (both
+overridable). `trust_remote_code` stays off unless asked for. Tokenization of
+(context, continuation) pairs follows lm-eval's rules (trailing spaces of the
+context move to the continuation; the pair is encoded whole and split at the
+context's length; an empty context is conditioned on BOS/EOS), so scores are
+comparable with lm-eval's own backend.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalsuite.errors import UserError
+from evalsuite.fingerprint import hash_directory, hub_revision
+from evalsuite.models.base import OnResult
+from evalsuite.requests import (Generate, Loglikelihood, LoglikelihoodResult, LoglikelihoodRolling,
+                                RollingResult)
+
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}
+DEFAULT_CPU_BUDGET, DEFAULT_GPU_BUDGET = 4096, 65536
+
+
+def resolve_local(spec: str) -> Path | None:
+    """A local folder for `spec`: the path itself, or a cached hub snapshot (offline)."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    if "/" in spec and not spec.startswith((".", "/")):
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(spec, local_files_only=True))
+        except Exception:
+            return None
+    return None
+
+
+class HFCausalLM:
+    """A Hugging Face causal LM behind the LanguageModel protocol."""
+
+    capabilities = frozenset({"loglikelihood", "loglikelihood_rolling", "generate"})
+
+    def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
+                 trust_remote_code: bool = False, token_budget: int | None = None,
+                 max_length: int | None = None, progress: bool = True, name: str | None = None):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = resolve_local(spec)
+        if folder is None:
+            raise UserError(
+                f"model '{spec}' is not a local folder or a cached Hugging Face model (no network is used); "
+                "pass a path, download it first, or use a registered model (evalsuite list models)"
+            )
+        self.name = name or spec
+        self.folder = folder
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        dtype = dtype or ("bfloat16" if self.device.type == "cuda" else "float32")
+        if dtype not in DTYPES:
+            raise UserError(f"unknown dtype '{dtype}'; use one of {', '.join(sorted(DTYPES))}")
+        self.dtype = DTYPES[dtype]
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=getattr(torch, self.dtype), trust_remote_code=trust_remote_code
+            ).to(self.device).eval()
+        except (OSError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"could not load model '{spec}': {first}; check the folder holds a causal LM "
+                            "(config.json, weights, tokenizer)") from None
+        self.max_length = max_length or _max_length(self.model.config, self.tokenizer)
+        self.token_budget = token_budget or (DEFAULT_GPU_BUDGET if self.device.type == "cuda" else DEFAULT_CPU_BUDGET)
+        self.show_progress = progress
+        self._fingerprint = None
+        self._scorer = None
+        self.tokens_processed = 0  # tokens fed to the model (cached answers cost none)
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def module(self):
+        return self.model
+
+    def fingerprint(self) -> dict:
+        if self._fingerprint is None:
+            revision = hub_revision(self.folder)
+            ident = {"revision": revision} if revision else {"weights_sha256": hash_directory(self.folder)}
+            self._fingerprint = {"adapter": "hf", "model": self.name, **ident, "dtype": self.dtype,
+                                 "max_length": self.max_length}
+        return self._fingerprint
+
+    # -- tokenization (lm-eval rules) -----------------------------------------
+    @property
+    def prefix_token_id(self) -> int:
+        tok = self.tokenizer
+        return tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+
+    def tok_encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        if context == "":
+            cont = self.tok_encode(continuation)
+            if cont and cont[0] == self.prefix_token_id:
+                return cont[:1], cont[1:]
+            return [self.prefix_token_id], cont
+        n_spaces = len(context) - len(context.rstrip())
+        if n_spaces:
+            context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+        whole = self.tok_encode(context + continuation)
+        ctx = self.tok_encode(context)
+        return ctx, whole[len(ctx):]
+
+    # -- requests ------------------------------------------------------------
+    def scorer(self):
+        from evalsuite.engine.loglikelihood import LoglikelihoodScorer
+
+        if self._scorer is None:
+            pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.prefix_token_id
+            self._scorer = LoglikelihoodScorer(self.model, max_length=self.max_length,
+                                               token_budget=self.token_budget, pad_id=pad)
+        return self._scorer
+
+    def _score_pairs(self, pairs, on_pair_done, desc):
+        """Score token pairs, calling on_pair_done(k, (logprob, is_greedy)) as each finishes."""
+        from evalsuite.engine.loglikelihood import truncate
+
+        truncated = [truncate(c, k, self.max_length) for c, k in pairs]
+        index_of: dict = {}
+        for k, pair in enumerate(truncated):
+            index_of.setdefault(pair, []).append(k)
+        self.tokens_processed += sum(len(c) + len(k) - 1 for c, k in index_of)
+        scorer = self.scorer()
+        with _progress(len(index_of), desc, self.show_progress) as bar:
+            scorer.progress = bar.update
+            def done(batch):
+                for pair, value in batch:
+                    for k in index_of[pair]:
+                        on_pair_done(k, value)
+            scorer.score(truncated, done)
+
+    def loglikelihood(self, requests: Sequence[Loglikelihood], on_result: OnResult | None = None):
+        pairs = []
+        for req in requests:
+            ctx, cont = self.encode_pair(req.context, req.continuation)
+            if not cont:
+                raise UserError(f"continuation {req.continuation!r} encodes to no tokens; give each choice text")
+            pairs.append((ctx, cont))
+        results: list[LoglikelihoodResult | None] = [None] * len(requests)
+
+        def finish(k, value):
+            results[k] = LoglikelihoodResult(value[0], value[1], len(pairs[k][1]))
+            if on_result:
+                on_result(k, results[k])
+
+        self._score_pairs(pairs, finish, "loglikelihood")
+        return results
+
+    def loglikelihood_rolling(self, requests: Sequence[LoglikelihoodRolling], on_result: OnResult | None = None):
+        from evalsuite.engine.rolling import rolling_windows
+
+        pairs, owner = [], []
+        for i, req in enumerate(requests):
+            for window in rolling_windows(self.tok_encode(req.text), self.prefix_token_id, self.max_length):
+                pairs.append(window)
+                owner.append(i)
+        remaining = [0] * len(requests)
+        for i in owner:
+            remaining[i] += 1
+        sums = [0.0] * len(requests)
+        counts = [len(self.tok_encode(r.text)) for r in requests]
+        results: list[RollingResult | None] = [
+            RollingResult(0.0, 0) if remaining[i] == 0 else None for i in range(len(requests))]
+
+        def finish(k, value):
+            i = owner[k]
+            sums[i] += value[0]
+            remaining[i] -= 1
+            if remaining[i] == 0:
+                results[i] = RollingResult(sums[i], counts[i])
+                if on_result:
+                    on_result(i, results[i])
+
+        self._score_pairs(pairs, finish, "loglikelihood_rolling")
+        return results
+
+    def generate(self, requests: Sequence[Generate], on_result: OnResult | None = None):
+        from evalsuite.engine.generate import Generator
+
+        gen = Generator(self.model, self.tokenizer, max_length=self.max_length, token_budget=self.token_budget)
+        with _progress(len(requests), "generate", self.show_progress) as bar:
+            gen.progress = bar.update
+            def done(batch):
+                for i, text in batch:
+                    self.tokens_processed += len(prompts[i]) + len(self.tok_encode(text))
+                    if on_result:
+                        on_result(i, text)
+            prompts = [self.tok_encode(r.prompt) for r in requests]
+            return gen.generate(prompts, [r.until for r in requests],
+                                [r.max_new_tokens for r in requests], done)
+
+
+def _max_length(config, tokenizer) -> int:
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and value < 10**7 else 2048
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="req", disable=not enabled or os.environ.get("EVALSUITE_QUIET") == "1",
+                leave=False)

@@ -1,0 +1,3 @@
+"""evalsuite's own plugin: registered through the same entry-point group as any third-party one."""
+
+PLUGIN_MODULES = ("evalsuite.metrics", "evalsuite.models.builtin", "evalsuite.tasks")

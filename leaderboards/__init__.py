@@ -1,0 +1,1 @@
+"""Aggregation, release gates and the static leaderboard (installed as `evalsuite.leaderboards`); filled in by the leaderboard issue."""
