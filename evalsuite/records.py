@@ -44,7 +44,7 @@ def atomic_write_jsonl(path: str | Path, rows: Iterable[dict]) -> None:
 
 def slug(text: str) -> str:
     """A file-system-safe name for a model or task."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")[:80] or "x"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:80] or "x"
 
 
 def metric_entry(value: float, direction: dict, ci: tuple[float, float] | None, ci_method: str, n: int,

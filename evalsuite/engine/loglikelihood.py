@@ -149,7 +149,8 @@ class LoglikelihoodScorer:
             inputs[r, : len(cont) - 1] = torch.tensor(cont[:-1])
             mask[r, : lengths[i]] = 1
             mask[r, width : width + len(cont) - 1] = 1
-            positions[r] = lengths[i] + torch.arange(tail_width)
+            # padding slots past the model's length reuse its last position; they are never read
+            positions[r] = (lengths[i] + torch.arange(tail_width)).clamp(max=self.max_length - 1)
         source_rows = torch.tensor([t[0] for t in chunk], device=self.device)
         cache = DynamicCache(config=self.model.config)
         for layer, (keys, values) in enumerate(cache_layers):
