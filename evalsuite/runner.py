@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import secrets
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -115,10 +116,19 @@ def run(config: RunConfig, *, echo=print) -> dict:
             summary["records"][task.name] = str(path)
             atomic_write_json(run_dir / "run.json", summary)
         summary["status"] = "complete"
-        summary["finished_at"] = datetime.now(timezone.utc).isoformat()
-        atomic_write_json(run_dir / "run.json", summary)
-        store.upsert_run(summary)
+    except BaseException:
+        # Finished records stay (each is whole); a run with none leaves nothing behind.
+        if not summary["records"]:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            store.delete_run(run_id)
+            raise
+        summary["status"] = "incomplete"
+        raise
     finally:
+        if summary["records"]:
+            summary["finished_at"] = datetime.now(timezone.utc).isoformat()
+            atomic_write_json(run_dir / "run.json", summary)
+            store.upsert_run(summary)
         store.close()
         if cache is not None:
             cache.close()

@@ -54,6 +54,11 @@ class ResultsStore:
                      m.get("ideal"), m.get("n")),
                 )
 
+    def delete_run(self, run_id: str) -> None:
+        with self.db:
+            for table in ("runs", "records", "metrics"):
+                self.db.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,))
+
     def runs(self) -> list[sqlite3.Row]:
         return self.db.execute("SELECT * FROM runs ORDER BY started_at DESC").fetchall()
 

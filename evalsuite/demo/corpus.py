@@ -206,7 +206,7 @@ def reading_doc(rng: random.Random, exclude: set[str]) -> str:
 # ---- the corpus ----
 
 DOC_KINDS = ("bio", "qa", "story", "reading", "generic")
-DEFAULT_MIX = {"bio": 0.3, "qa": 0.25, "story": 0.12, "reading": 0.25, "generic": 0.08}
+DEFAULT_MIX = {"bio": 0.28, "qa": 0.24, "story": 0.1, "reading": 0.3, "generic": 0.08}
 
 
 def make_canaries(n: int, seed: int) -> list[str]:

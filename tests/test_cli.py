@@ -1,0 +1,156 @@
+"""The command line: light imports, the plugin entry point, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from evalsuite.errors import MissingDependency, require
+
+
+def evalsuite(*args, cwd=None, env_extra=None):
+    env = {**os.environ, "EVALSUITE_QUIET": "1", **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "evalsuite.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=600)
+
+
+def assert_user_error(proc, *fragments):
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith("evalsuite: error: ")
+    assert "Traceback" not in proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[-1], lines[-1]
+
+
+def test_help_and_list_import_nothing_heavy():
+    code = textwrap.dedent("""
+        import sys, contextlib, io
+        from evalsuite.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            main(["list"])
+        try:
+            main(["--help"])
+        except SystemExit:
+            pass
+        heavy = [m for m in ("torch", "transformers", "lm_eval", "datasets") if m in sys.modules]
+        print("HEAVY", heavy, "demo_facts_mc" in out.getvalue())
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "HEAVY [] True" in proc.stdout, proc.stdout + proc.stderr
+
+
+def _fake_plugin(root: Path, tiny_lm: Path) -> Path:
+    """A third-party package as pip would leave it: a module plus dist-info with entry points."""
+    pkg = root / "fakeplug"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent('''
+        """A fake third-party plugin with one task."""
+        from evalsuite import Task, multiple_choice, task
+
+        @task("echo_mc")
+        def echo_mc() -> Task:
+            """Two planted questions."""
+            docs = [{"q": "the cat sat on the", "c": [" mat", " violin"], "a": 0},
+                    {"q": "alice lives in", "c": [" paris", " the"], "a": 0}]
+            return multiple_choice(docs, context="q", choices="c", answer="a")
+    '''))
+    dist = root / "fakeplug-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakeplug\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[evalsuite]\nfakeplug = fakeplug\n")
+    return root
+
+
+def test_third_party_plugin_registers_through_the_entry_point_and_runs(tmp_path, tiny_lm):
+    (tmp_path / "site").mkdir()
+    site = _fake_plugin(tmp_path / "site", tiny_lm)
+    env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    listed = evalsuite("list", "tasks", env_extra=env)
+    assert "fakeplug/echo_mc" in listed.stdout and "evalsuite/demo_facts_mc" in listed.stdout
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "echo_mc", "--output-dir", tmp_path / "out",
+                     env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "fakeplug/echo_mc" in proc.stdout and "acc" in proc.stdout
+    assert list((tmp_path / "out").rglob("record.json"))
+
+
+def test_unknown_task_suggests_close_names(tmp_path, tiny_lm):
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "demo_fact_mc", "--output-dir", tmp_path)
+    assert_user_error(proc, "unknown task 'demo_fact_mc'", "evalsuite/demo_facts_mc")
+    assert not tmp_path.joinpath("runs").exists()
+
+
+def test_unknown_model_suggests_close_names(tmp_path):
+    proc = evalsuite("run", "--model", "dmeo", "--tasks", "demo_facts_mc", "--output-dir", tmp_path)
+    assert_user_error(proc, "unknown model 'dmeo'", "evalsuite/demo")
+    assert not list(tmp_path.iterdir())
+
+
+def test_malformed_yaml_is_one_line(tmp_path, tiny_lm):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("task: broken\noutput_type: [multiple_choice\n")
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "broken", "--tasks-path", folder,
+                     "--output-dir", tmp_path / "out")
+    assert_user_error(proc, "malformed YAML", "broken.yaml")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_data_file_of_a_native_task(tmp_path, tiny_lm):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "lost.py").write_text(textwrap.dedent('''
+        from evalsuite import Task, load_records, perplexity, task
+
+        @task("lost_ppl")
+        def lost_ppl() -> Task:
+            return perplexity(load_records("/nonexistent/lost.jsonl"), text="text")
+    '''))
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "lost_ppl", "--tasks-path", folder,
+                     "--output-dir", tmp_path / "out")
+    assert_user_error(proc, "data file '/nonexistent/lost.jsonl' does not exist")
+    assert not list((tmp_path / "out").rglob("record.json"))
+
+
+def test_missing_data_file_of_an_lm_eval_task(tmp_path, tiny_lm):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    (folder / "gone.yaml").write_text(textwrap.dedent("""
+        task: gone_mc
+        dataset_path: json
+        dataset_kwargs:
+          data_files:
+            test: /nonexistent/gone.jsonl
+        test_split: test
+        output_type: multiple_choice
+        doc_to_text: "{{q}}"
+        doc_to_choice: "{{c}}"
+        doc_to_target: a
+        metric_list:
+          - metric: acc
+    """))
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "gone_mc", "--tasks-path", folder,
+                     "--output-dir", tmp_path / "out")
+    assert_user_error(proc, "gone_mc", "data file not found")
+    assert not list((tmp_path / "out").rglob("runs/*"))  # the failed run left no folder behind
+
+
+def test_missing_optional_dependency_names_the_extra():
+    with pytest.raises(MissingDependency, match=r"pip install 'evalsuite\[explain\]'"):
+        require("surely_not_installed_module_xyz", "explain")
+
+
+def test_bad_option_values_are_one_line(tmp_path, tiny_lm):
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "demo_facts_mc", "--limit", "0",
+                     "--output-dir", tmp_path)
+    assert_user_error(proc, "--limit must be a positive number")
+    proc = evalsuite("run", "--model", tiny_lm, "--model-args", "dtype", "--output-dir", tmp_path)
+    assert_user_error(proc, "KEY=VALUE")
+    proc = evalsuite("show", "nope", "--output-dir", tmp_path / "empty")
+    assert_user_error(proc, "no results store")
