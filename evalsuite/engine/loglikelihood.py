@@ -121,16 +121,20 @@ class LoglikelihoodScorer:
         first_logprobs = out.logits[rows, where].float().log_softmax(-1)  # predicts each continuation's 1st token
         cache_layers = _cache_tensors(out.past_key_values)
 
+        # one gather and one transfer for every continuation's first token (no per-item device syncs)
+        owners = [(i, cont) for i, g in enumerate(groups) for cont in g.continuations]
+        rows_t = torch.tensor([i for i, _ in owners], device=self.device)
+        firsts = torch.tensor([cont[0] for _, cont in owners], device=self.device)
+        first_lp = first_logprobs[rows_t, firsts].tolist()
+        argmax = first_logprobs.argmax(-1).tolist()
         results: dict[TokenPair, tuple[float, bool]] = {}
         tails = []  # continuations longer than one token need a pass over their own tokens
-        for i, g in enumerate(groups):
-            for cont in g.continuations:
-                lp = first_logprobs[i, cont[0]].item()
-                greedy = bool(first_logprobs[i].argmax().item() == cont[0])
-                if len(cont) == 1:
-                    results[(g.context, cont)] = (lp, greedy)
-                else:
-                    tails.append((i, g.context, cont, lp, greedy))
+        for (i, cont), lp in zip(owners, first_lp):
+            greedy = argmax[i] == cont[0]
+            if len(cont) == 1:
+                results[(groups[i].context, cont)] = (lp, greedy)
+            else:
+                tails.append((i, groups[i].context, cont, lp, greedy))
         if tails:
             chunks = token_budget_batches(tails, lambda t: width + len(t[2]) - 1, row_budget)
             for chunk in chunks:
@@ -164,14 +168,17 @@ class LoglikelihoodScorer:
             use_cache=True,
         )
         logprobs = out.logits.float().log_softmax(-1)
-        results = {}
-        for r, (_, ctx, cont, lp, greedy) in enumerate(chunk):
-            targets = torch.tensor(cont[1:], device=self.device)
-            rows = logprobs[r, : len(cont) - 1]
-            lp += rows.gather(1, targets[:, None]).sum().item()
-            greedy = greedy and bool((rows.argmax(-1) == targets).all().item())
-            results[(ctx, cont)] = (lp, greedy)
-        return results
+        targets = torch.zeros((n, tail_width), dtype=torch.long)
+        valid = torch.zeros((n, tail_width), dtype=torch.bool)
+        for r, (_, _, cont, _, _) in enumerate(chunk):
+            targets[r, : len(cont) - 1] = torch.tensor(cont[1:])
+            valid[r, : len(cont) - 1] = True
+        targets, valid = targets.to(self.device), valid.to(self.device)
+        token_lp = logprobs.gather(2, targets[..., None])[..., 0].masked_fill(~valid, 0.0)
+        sums = token_lp.sum(-1).tolist()
+        all_greedy = ((logprobs.argmax(-1) == targets) | ~valid).all(-1).tolist()
+        return {(ctx, cont): (lp + tail_lp, greedy and tail_greedy)
+                for (_, ctx, cont, lp, greedy), tail_lp, tail_greedy in zip(chunk, sums, all_greedy)}
 
 
 def _cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
