@@ -93,7 +93,14 @@ generation_kwargs:
   until: ["\\n"]
   max_gen_toks: 8
   do_sample: false
+filter_list:
+  - name: first_word
+    filter:
+      - function: regex
+        regex_pattern: "([a-z]+)"
+      - function: take_first
 metric_list:
   - metric: exact_match
 """)
+    (folder / "toy_group.yaml").write_text("group: toy_group\ntask:\n  - toy_mc\n  - toy_ppl\n")
     return folder

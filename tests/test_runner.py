@@ -97,3 +97,26 @@ def test_cache_never_serves_one_models_answers_for_another(tiny_lm, short_lm, lm
     sb = [json.loads(x)["filtered_resps"] for x in (Path(b["records"]["toy_mc"]).parent / "samples.jsonl").open()]
     assert sa != sb
     assert a["fingerprint"] != b["fingerprint"]
+
+
+def test_lm_eval_groups_and_filters_land_in_one_record(tiny_lm, lmeval_tasks, tmp_path):
+    summary = run(_config(tiny_lm, lmeval_tasks, tmp_path, tasks=["toy_group", "toy_gen"]))
+    group = json.loads(Path(summary["records"]["toy_group"]).read_text())["metrics"]
+    assert {"toy_mc/acc", "toy_mc/acc_norm", "toy_ppl/word_perplexity"} <= set(group)
+    assert group["toy_ppl/word_perplexity"]["direction"] == "lower"
+    gen = json.loads(Path(summary["records"]["toy_gen"]).read_text())["metrics"]
+    assert set(gen) == {"exact_match,first_word"}
+    samples = [json.loads(x) for x in (Path(summary["records"]["toy_group"]).parent / "samples.jsonl").open()]
+    assert {s["task"] for s in samples} == {"toy_mc", "toy_ppl"} and len(samples) == 24
+
+
+def test_native_tasks_read_local_csv_and_parquet(tmp_path):
+    import pandas as pd
+
+    from evalsuite import load_records
+
+    frame = pd.DataFrame({"question": ["a?", "b?"], "label": [0, 1]})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    frame.to_parquet(tmp_path / "d.parquet")
+    for name in ("d.csv", "d.parquet"):
+        assert load_records(tmp_path / name) == [{"question": "a?", "label": 0}, {"question": "b?", "label": 1}]
