@@ -154,3 +154,10 @@ def test_bad_option_values_are_one_line(tmp_path, tiny_lm):
     assert_user_error(proc, "KEY=VALUE")
     proc = evalsuite("show", "nope", "--output-dir", tmp_path / "empty")
     assert_user_error(proc, "no results store")
+
+
+def test_lm_eval_task_whose_data_is_not_offline_is_one_line(tmp_path, tiny_lm):
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "arc_easy", "--output-dir", tmp_path,
+                     env_extra={"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"})
+    assert_user_error(proc, "arc_easy", "not available offline")
+    assert not list(tmp_path.rglob("runs/*"))

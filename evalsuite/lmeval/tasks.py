@@ -77,6 +77,10 @@ def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int |
         )
     except FileNotFoundError as exc:
         raise UserError(f"lm-eval task '{name}': data file not found ({exc}); check data_files in its YAML") from None
+    except ConnectionError as exc:  # datasets' own class derives from the builtin one
+        raise UserError(f"lm-eval task '{name}' needs data that is not available offline ({exc}); download it into "
+                        "the Hugging Face cache first, or copy the task's YAML to --tasks-path with local "
+                        "data_files") from None
     except (ValueError, KeyError, TypeError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, (ValueError, KeyError)) and _looks_like_data_problem(message):
