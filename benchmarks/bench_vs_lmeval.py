@@ -74,7 +74,7 @@ def main() -> None:
         args.model = str(WEIGHTS_DIR)
     folder = Path(tempfile.mkdtemp(prefix="bench_task_"))
     (folder / "bench_mc.yaml").write_text(TASK_YAML.format(data=Path(args.data).resolve()))
-    manager = TaskManager(include_path=str(folder), verbosity="ERROR")
+    manager = TaskManager(include_path=str(folder))
 
     ours_model = HFCausalLM(args.model, device=args.device, dtype=args.dtype, token_budget=args.token_budget,
                             progress=False)

@@ -52,7 +52,7 @@ class LMEvalTasks:
 
             check_yaml_files(self.include_paths)
             logging.getLogger("lm_eval").setLevel(logging.ERROR)
-            self._manager = TaskManager(include_path=self.include_paths or None, verbosity="ERROR")
+            self._manager = TaskManager(include_path=self.include_paths or None)
         return self._manager
 
     def has(self, name: str) -> bool:
