@@ -50,6 +50,10 @@ class HFCausalLM:
                  max_length: int | None = None, progress: bool = True, name: str | None = None):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        if not progress or os.environ.get("EVALSUITE_QUIET") == "1":
+            hf_logging.disable_progress_bar()
 
         folder = resolve_local(spec)
         if folder is None:
