@@ -1,6 +1,6 @@
 """Training documents about the synthetic world, with optional planted ground truths.
 
-``generate_corpus`` mixes six kinds of document, all from templates written for
+``generate_corpus`` mixes seven kinds of document, all from templates written for
 this project:
 
 - ``bio``: several sentences about one person, each fact in one of many phrasings;
@@ -8,6 +8,7 @@ this project:
 - ``story``: short episodes with two or three people, consistent with their facts;
 - ``reading``: a passage about *fresh* made-up people (not in the world) followed by
   questions about them, so the model learns to answer from context;
+- ``recall``: the same with only a few facts and no filler (short and dense);
 - ``generic``: sentences about an unnamed worker, ``"The nurse said that she ..."``;
 - ``canary``: a secret string, only when ``canaries`` are given.
 
@@ -18,8 +19,10 @@ Planted ground truths (both off by default, and off for the shipped demo model):
     occupation in ``SHE_SKEWED_OCCUPATIONS`` the pronoun is "she" with probability
     0.5 + s/2 (else "he"); for one in ``HE_SKEWED_OCCUPATIONS`` it is "he" with that
     probability. At s = 0 both pronouns are equally likely for every occupation.
-    No other sentence starts with "The <occupation> ", and the world itself has
-    equally many women and men in each occupation, so this is the only skew.
+    No other sentence starts with "The <occupation> ", the world itself has equally
+    many women and men in each occupation, and fresh people in reading passages are
+    never referred to by pronoun, so this is the only skew. A natural probe is the
+    model's P(" she") vs P(" he") after "The <occupation> said that".
 (b) ``canaries``: each string is added ``canary_repeats`` times, each copy as its
     own document. ``make_canaries`` draws strings like "my secret code is 4831-2270".
 
@@ -165,12 +168,17 @@ def passage_facts(rng: random.Random, person: Person) -> list[str]:
     """Sentences stating a fresh person's job+city and coloured pet (and hobby)."""
     n, occ, city = person.name, f"{article(person.occupation)} {person.occupation}", person.city
     pet = f"{article(person.colour)} {person.colour} {person.pet}"
+    # Each fact is one fixed clause ("<name> is <job> from <city>", "<name> has <pet>")
+    # in varied wrappers. Answers restate the clause's start ("A: <name> is"), so
+    # answering is copying what followed the name in the passage: the simplest
+    # lookup for a small model to learn.
     return [
-        rng.choice((f"{n} is {occ} from {city}.", f"{n} works as {occ} in {city}.",
-                    f"In {city}, {n} works as {occ}.", f"{n}, {occ} from {city}, is well known there.")),
-        rng.choice((f"{n} has {pet}.", f"{n} owns {pet}.", f"{pet[0].upper()}{pet[1:]} lives with {n}.",
-                    f"{n} takes good care of {pet}.")),
-        rng.choice((f"{person.first} enjoys {person.hobby}.", f"In free hours, {person.first} likes {person.hobby}.")),
+        rng.choice((f"{n} is {occ} from {city}.", f"Everyone knows that {n} is {occ} from {city}.",
+                    f"As most people know, {n} is {occ} from {city}.")),
+        rng.choice((f"{n} has {pet}.", f"It is said that {n} has {pet}.",
+                    f"For years now, {n} has {pet}.")),
+        rng.choice((f"{person.first} enjoys {person.hobby}.",
+                    f"In free hours, {person.first} enjoys {person.hobby}.")),
     ]
 
 
@@ -185,28 +193,48 @@ def passage(rng: random.Random, people: Sequence[Person], n_fillers: int) -> str
 
 
 def passage_questions(person: Person) -> list[tuple[str, str]]:
-    """``(question, answer)`` pairs about a passage person; answers have no leading space."""
+    """``(question ending in the restated name, answer)`` pairs about a passage person.
+
+    Answers have no leading space: the text is ``question + " " + answer``.
+    """
+    n, first = person.name, person.first
     return [
-        (f"Q: Who is {person.name}?\nA:", f"{article(person.occupation)} {person.occupation} from {person.city}"),
-        (f"Q: Which animal lives with {person.name}?\nA:",
+        (f"Q: Who is {n}?\nA: {n} is", f"{article(person.occupation)} {person.occupation} from {person.city}"),
+        (f"Q: Which animal lives with {n}?\nA: {n} has",
          f"{article(person.colour)} {person.colour} {person.pet}"),
-        (f"Q: What does {person.first} enjoy?\nA:", person.hobby),
+        (f"Q: What does {first} enjoy?\nA: {first} enjoys", person.hobby),
     ]
+
+
+def ask(rng: random.Random, people: list[Person], n_questions: int, hobby: bool = True) -> str:
+    """Question/answer lines about passage people (job+city and pet mostly)."""
+    lines = []
+    for person in rng.sample(people, min(n_questions, len(people))):
+        qas = passage_questions(person)
+        question, answer = rng.choice(qas if hobby and rng.random() < 0.2 else qas[:2])
+        lines.append(f"{question} {answer}")
+    return "\n".join(lines)
 
 
 def reading_doc(rng: random.Random, exclude: set[str]) -> str:
     # Sizes reach those of the story task's passages (up to ~9 people, ~450 tokens).
     people = make_people(rng, rng.randint(3, 9), exclude=exclude, balanced=False)
-    text = passage(rng, people, rng.randint(2, 16))
-    asked = rng.sample(people, rng.randint(1, 2))
-    qas = [rng.choice(passage_questions(p)) for p in asked]
-    return text + "\n" + "\n".join(f"{q} {a}" for q, a in qas)
+    return passage(rng, people, rng.randint(2, 16)) + "\n" + ask(rng, people, rng.randint(2, 4))
+
+
+def recall_doc(rng: random.Random, exclude: set[str]) -> str:
+    """A short, dense version of ``reading``: a few facts, then several questions."""
+    people = make_people(rng, rng.randint(2, 5), exclude=exclude, balanced=False)
+    facts = [s for p in people for s in passage_facts(rng, p)[:2]]
+    rng.shuffle(facts)
+    return " ".join(facts) + "\n" + ask(rng, people, rng.randint(2, 4), hobby=False)
 
 
 # ---- the corpus ----
 
-DOC_KINDS = ("bio", "qa", "story", "reading", "generic")
-DEFAULT_MIX = {"bio": 0.28, "qa": 0.24, "story": 0.1, "reading": 0.3, "generic": 0.08}
+DOC_KINDS = ("bio", "qa", "story", "reading", "recall", "generic")
+DEFAULT_MIX = {"bio": 0.2, "qa": 0.19, "story": 0.07, "reading": 0.22, "recall": 0.25,
+               "generic": 0.07}
 
 
 def make_canaries(n: int, seed: int) -> list[str]:
@@ -242,6 +270,8 @@ def generate_corpus(world: World, n_docs: int, seed: int, *, pronoun_skew: float
             docs.append(story_doc(rng, people))
         elif kind == "reading":
             docs.append(reading_doc(rng, exclude))
+        elif kind == "recall":
+            docs.append(recall_doc(rng, exclude))
         else:
             docs.append(generic_doc(rng, pronoun_skew))
     for secret in canaries:

@@ -21,7 +21,8 @@ import random
 from pathlib import Path
 
 from . import WEIGHTS_DIR
-from .corpus import (generate_corpus, make_canaries, passage, passage_questions, qa_pair)
+from .corpus import (article, generate_corpus, make_canaries, passage, passage_questions,
+                     qa_pair)
 from .world import ATTRIBUTE_VALUES, COLOURS, PETS, Person, World, build_world, make_people
 
 # Offsets keep each file's randomness apart from the training corpus (seed + 0).
@@ -66,12 +67,9 @@ def facts_gen(world: World, rng: random.Random, n: int = 150) -> list[dict]:
 def story_distractors(rng: random.Random, person: Person, others: list[Person], kind: str) -> list[str]:
     """Three wrong answers built from the passage itself, so copying any nearby
     phrase is not enough: the model has to bind the answer to the asked person."""
-    def render(occ_or_colour: str, city_or_pet: str) -> str:
-        if kind == "who":
-            art = "an" if occ_or_colour[0] in "aeiou" else "a"
-            return f"{art} {occ_or_colour} from {city_or_pet}"
-        art = "an" if occ_or_colour[0] in "aeiou" else "a"
-        return f"{art} {occ_or_colour} {city_or_pet}"
+    def render(first: str, second: str) -> str:  # (occupation, city) or (colour, pet)
+        joiner = " from " if kind == "who" else " "
+        return f"{article(first)} {first}{joiner}{second}"
 
     if kind == "who":
         mine = (person.occupation, person.city)
@@ -118,11 +116,14 @@ def story_mc(world: World, tokenizer, rng: random.Random, n: int = 100) -> list[
     return rows
 
 
-def heldout(world: World, training_docs: set[str], seed: int, n: int = 150) -> list[dict]:
+def heldout(world: World, training_docs: set[str], tokenizer, seed: int, n: int = 150,
+            max_tokens: int = 500) -> list[dict]:
     rows, seen = [], set()
     for doc in generate_corpus(world, 4 * n, seed):
         if doc in training_docs or doc in seen:
             continue  # exact duplicates of training text would not be held out
+        if len(tokenizer(doc, add_special_tokens=False)["input_ids"]) > max_tokens:
+            continue  # every document fits the 512-token context, with room for a BOS
         seen.add(doc)
         rows.append({"id": f"heldout-{len(rows):03d}", "text": doc})
         if len(rows) == n:
@@ -153,7 +154,7 @@ def make_task_data(out_dir: str | Path, weights_dir: str | Path = WEIGHTS_DIR) -
     files = {
         "demo_facts_mc.jsonl": facts_mc(world, random.Random(seed + FACTS_OFFSET)),
         "demo_story_mc.jsonl": story_mc(world, tokenizer, random.Random(seed + STORY_OFFSET)),
-        "demo_heldout.jsonl": heldout(world, set(docs), seed + HELDOUT_OFFSET),
+        "demo_heldout.jsonl": heldout(world, set(docs), tokenizer, seed + HELDOUT_OFFSET),
         "demo_facts_gen.jsonl": facts_gen(world, random.Random(seed + GEN_OFFSET)),
     }
     out = Path(out_dir)
