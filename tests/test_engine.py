@@ -169,3 +169,18 @@ def test_out_of_memory_on_a_single_sequence_is_a_clear_error(tiny_lm):
     _oom_when(flaky.model, max_cells=2)
     with pytest.raises(UserError, match="out of memory scoring a single sequence"):
         flaky.loglikelihood(requests()[:3])
+
+
+@torch.no_grad()
+def test_continuations_differing_only_in_their_last_token_share_a_row(lm):
+    ctx = tuple(lm.tok_encode("dave reads old maps in the library"))
+    conts = [(5, 9, 11), (5, 9, 12), (5, 9, 11, 3), (5, 7), (5, 8), (6,)]
+    scorer = lm.scorer()
+    calls = scorer.forward_calls
+    got = scorer.score([(ctx, c) for c in conts], lambda batch: None)
+    assert scorer.forward_calls - calls == 1 + 3  # context pass + rows (5,9) (5,9,11) (5)
+    for cont in conts:
+        logprobs = lm.model(torch.tensor([list(ctx + cont)[:-1]])).logits[0].log_softmax(-1)[-len(cont):]
+        expected = logprobs.gather(1, torch.tensor(cont)[:, None]).sum().item()
+        assert got[(ctx, cont)][0] == pytest.approx(expected, abs=1e-5)
+        assert got[(ctx, cont)][1] == bool((logprobs.argmax(-1) == torch.tensor(cont)).all())

@@ -73,7 +73,7 @@ class LoglikelihoodScorer:
         groups = [_Group(ctx, conts) for ctx, conts in by_context.items()]
         results: dict[TokenPair, tuple[float, bool]] = {}
         for batch in token_budget_batches(groups, lambda g: g.width, self.token_budget):
-            done = self._run(batch, self.token_budget)
+            done = self._run(batch)
             results.update(done)
             on_done(list(done.items()))
             if self.progress is not None:
@@ -81,9 +81,9 @@ class LoglikelihoodScorer:
         return results
 
     # -- one batch, retried smaller on out-of-memory -------------------------
-    def _run(self, groups: list[_Group], row_budget: int) -> dict[TokenPair, tuple[float, bool]]:
+    def _run(self, groups: list[_Group]) -> dict[TokenPair, tuple[float, bool]]:
         try:
-            return self._forward(groups, row_budget)
+            return self._forward(groups)
         except Exception as exc:  # only memory errors are retried
             if not is_out_of_memory(exc):
                 raise
@@ -91,16 +91,14 @@ class LoglikelihoodScorer:
                 torch.cuda.empty_cache()
             if len(groups) > 1:
                 half = len(groups) // 2
-                return {**self._run(groups[:half], row_budget), **self._run(groups[half:], row_budget)}
-            if row_budget > groups[0].width:
-                return self._run(groups, max(groups[0].width, row_budget // 2))
+                return {**self._run(groups[:half]), **self._run(groups[half:])}
             raise UserError(
                 f"out of memory scoring a single sequence of {groups[0].width} tokens on {self.device}; "
                 "use a smaller --max-length, a lower-precision --dtype, or a larger device"
             ) from None
 
     @torch.no_grad()
-    def _forward(self, groups: list[_Group], row_budget: int) -> dict[TokenPair, tuple[float, bool]]:
+    def _forward(self, groups: list[_Group]) -> dict[TokenPair, tuple[float, bool]]:
         lengths = [len(g.context) for g in groups]
         width = max(lengths)
         ids = torch.full((len(groups), width), self.pad_id, dtype=torch.long)
@@ -119,7 +117,6 @@ class LoglikelihoodScorer:
         out = self.model(input_ids=ids, use_cache=True, **kwargs)
         rows = torch.arange(len(groups), device=self.device)
         first_logprobs = out.logits[rows, where].float().log_softmax(-1)  # predicts each continuation's 1st token
-        cache_layers = _cache_tensors(out.past_key_values)
 
         # one gather and one transfer for every continuation's first token (no per-item device syncs)
         owners = [(i, cont) for i, g in enumerate(groups) for cont in g.continuations]
@@ -128,61 +125,57 @@ class LoglikelihoodScorer:
         first_lp = first_logprobs[rows_t, firsts].tolist()
         argmax = first_logprobs.argmax(-1).tolist()
         results: dict[TokenPair, tuple[float, bool]] = {}
-        tails = []  # continuations longer than one token need a pass over their own tokens
+        # Per context, continuations longer than one token, keyed by their input (all but the last token):
+        # continuations that differ only in their last token share one row and are read off its logits.
+        tails: list[dict[tuple[int, ...], list[tuple]]] = [defaultdict(list) for _ in groups]
         for (i, cont), lp in zip(owners, first_lp):
             greedy = argmax[i] == cont[0]
             if len(cont) == 1:
                 results[(groups[i].context, cont)] = (lp, greedy)
             else:
-                tails.append((i, groups[i].context, cont, lp, greedy))
-        if tails:
-            chunks = token_budget_batches(tails, lambda t: width + len(t[2]) - 1, row_budget)
-            for chunk in chunks:
-                results.update(self._score_tails(chunk, cache_layers, lengths, width))
+                tails[i][cont[:-1]].append((cont, lp, greedy))
+        # Slot k holds every context's k-th tail input: each pass reads the context cache in place
+        # (no per-continuation copies) and is cropped back to the contexts afterwards.
+        rows_by_context = [list(t.values()) for t in tails]
+        cache = out.past_key_values
+        for slot in range(max((len(r) for r in rows_by_context), default=0)):
+            chunk = [(groups[i].context, r[slot]) if slot < len(r) else None for i, r in enumerate(rows_by_context)]
+            results.update(self._score_slot(chunk, cache, lengths, width))
+            cache.crop(width - cache.get_seq_length())  # drop what the pass appended
         return results
 
-    def _score_tails(self, chunk, cache_layers, lengths, width):
-        from transformers import DynamicCache
+    def _score_slot(self, chunk, cache, lengths, width):
+        """One tail input per context row (None rows are padding), scored against the cached contexts.
 
-        tail_width = max(len(t[2]) - 1 for t in chunk)
+        A row's members are the continuations sharing that input; each reads its own last target."""
+        tail_width = max(len(item[1][0][0]) - 1 for item in chunk if item is not None)
         n = len(chunk)
         inputs = torch.full((n, tail_width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((n, width + tail_width), dtype=torch.long)
-        positions = torch.zeros((n, tail_width), dtype=torch.long)
-        for r, (i, _, cont, _, _) in enumerate(chunk):
-            inputs[r, : len(cont) - 1] = torch.tensor(cont[:-1])
-            mask[r, : lengths[i]] = 1
-            mask[r, width : width + len(cont) - 1] = 1
-            # padding slots past the model's length reuse its last position; they are never read
-            positions[r] = (lengths[i] + torch.arange(tail_width)).clamp(max=self.max_length - 1)
-        source_rows = torch.tensor([t[0] for t in chunk], device=self.device)
-        cache = DynamicCache(config=self.model.config)
-        for layer, (keys, values) in enumerate(cache_layers):
-            cache.update(keys[source_rows], values[source_rows], layer)
+        mask[:, 0] = 1  # a padding row still attends somewhere, so no softmax row is empty
+        for r, item in enumerate(chunk):
+            if item is not None:
+                shared = item[1][0][0][:-1]
+                inputs[r, : len(shared)] = torch.tensor(shared)
+                mask[r, : lengths[r]] = 1
+                mask[r, width: width + len(shared)] = 1
+        # padding slots past the model's length reuse its last position; they are never read
+        positions = (torch.tensor(lengths)[:, None] + torch.arange(tail_width)).clamp(max=self.max_length - 1)
         self.forward_calls += 1
-        out = self.model(
-            input_ids=inputs.to(self.device),
-            attention_mask=mask.to(self.device),
-            position_ids=positions.to(self.device),
-            past_key_values=cache,
-            use_cache=True,
-        )
+        out = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device),
+                         position_ids=positions.to(self.device), past_key_values=cache, use_cache=True)
         logprobs = out.logits.float().log_softmax(-1)
-        targets = torch.zeros((n, tail_width), dtype=torch.long)
-        valid = torch.zeros((n, tail_width), dtype=torch.bool)
-        for r, (_, _, cont, _, _) in enumerate(chunk):
-            targets[r, : len(cont) - 1] = torch.tensor(cont[1:])
-            valid[r, : len(cont) - 1] = True
+        members = [(r, m) for r, item in enumerate(chunk) if item is not None for m in item[1]]
+        targets = torch.zeros((len(members), tail_width), dtype=torch.long)
+        valid = torch.zeros((len(members), tail_width), dtype=torch.bool)
+        for j, (_, (cont, _, _)) in enumerate(members):
+            targets[j, : len(cont) - 1] = torch.tensor(cont[1:])
+            valid[j, : len(cont) - 1] = True
+        member_rows = torch.tensor([r for r, _ in members], device=self.device)
         targets, valid = targets.to(self.device), valid.to(self.device)
-        token_lp = logprobs.gather(2, targets[..., None])[..., 0].masked_fill(~valid, 0.0)
+        picked = logprobs[member_rows]
+        token_lp = picked.gather(2, targets[..., None])[..., 0].masked_fill(~valid, 0.0)
         sums = token_lp.sum(-1).tolist()
-        all_greedy = ((logprobs.argmax(-1) == targets) | ~valid).all(-1).tolist()
-        return {(ctx, cont): (lp + tail_lp, greedy and tail_greedy)
-                for (_, ctx, cont, lp, greedy), tail_lp, tail_greedy in zip(chunk, sums, all_greedy)}
-
-
-def _cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(keys, values) per layer from a transformers cache object or legacy tuple."""
-    if hasattr(cache, "layers"):
-        return [(layer.keys, layer.values) for layer in cache.layers]
-    return [(k, v) for k, v in cache]
+        all_greedy = ((picked.argmax(-1) == targets) | ~valid).all(-1).tolist()
+        return {(chunk[r][0], cont): (lp + tail_lp, greedy and tail_greedy)
+                for (r, (cont, lp, greedy)), tail_lp, tail_greedy in zip(members, sums, all_greedy)}
