@@ -60,11 +60,11 @@ def test_killed_run_resumes_without_redoing_finished_work(tiny_lm, lmeval_tasks,
     original = LoglikelihoodScorer._run
     calls = {"n": 0}
 
-    def dies_after_three_batches(self, groups, budget):
+    def dies_after_three_batches(self, groups):
         calls["n"] += 1
         if calls["n"] > 3:
             raise KeyboardInterrupt  # as if the process were killed mid-way
-        return original(self, groups, budget)
+        return original(self, groups)
 
     monkeypatch.setattr(LoglikelihoodScorer, "_run", dies_after_three_batches)
     config = _config(tiny_lm, lmeval_tasks, tmp_path / "resume", token_budget=40)
@@ -74,9 +74,9 @@ def test_killed_run_resumes_without_redoing_finished_work(tiny_lm, lmeval_tasks,
 
     scored = []
 
-    def counting(self, groups, budget):
+    def counting(self, groups):
         scored.extend(groups)
-        return original(self, groups, budget)
+        return original(self, groups)
 
     monkeypatch.setattr(LoglikelihoodScorer, "_run", counting)
     resumed = run(config)
