@@ -15,9 +15,6 @@ from evalsuite.cache import RequestCache
 from evalsuite.errors import UserError
 from evalsuite.requests import KIND_OF, Request, Result
 
-METHOD_OF = {"loglikelihood": "loglikelihood", "loglikelihood_rolling": "loglikelihood_rolling",
-             "generate": "generate"}
-
 
 def answer(model, requests: Sequence[Request], cache: RequestCache | None = None) -> list[Result]:
     results: list[Result | None] = [None] * len(requests)
@@ -43,7 +40,7 @@ def answer(model, requests: Sequence[Request], cache: RequestCache | None = None
             if cache is not None:
                 cache.store(fingerprint, [(batch[j], value)])
 
-        answers = getattr(model, METHOD_OF[kind])(batch, on_result=on_result)
+        answers = getattr(model, kind)(batch, on_result=on_result)  # adapter methods are named by kind
         for j, value in enumerate(answers):
             results[todo[j]] = value
     return results

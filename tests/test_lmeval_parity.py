@@ -15,19 +15,18 @@ from evalsuite.models.hf import HFCausalLM  # noqa: E402
 logging.getLogger("lm_eval").setLevel(logging.ERROR)
 
 
-def _evaluate(model, folder, task):
+def _evaluate(model, folder, task, **kwargs):
     manager = LMEvalTasks([str(folder)]).manager
     return lm_eval.simple_evaluate(model=model, tasks=[task], task_manager=manager, log_samples=True,
-                                   random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+                                   random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0,
+                                   **kwargs)
 
 
 @pytest.fixture(scope="module")
 def both(tiny_lm, lmeval_tasks):
     def run(task, **ours):
-        theirs = lm_eval.simple_evaluate(
-            model="hf", model_args=f"pretrained={tiny_lm},dtype=float32", device="cpu", batch_size=3,
-            tasks=[task], task_manager=LMEvalTasks([str(lmeval_tasks)]).manager, log_samples=True,
-            random_seed=0, numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
+        theirs = _evaluate("hf", lmeval_tasks, task, model_args=f"pretrained={tiny_lm},dtype=float32",
+                           device="cpu", batch_size=3)
         mine = _evaluate(EvalsuiteLM(HFCausalLM(str(tiny_lm), progress=False, **ours)), lmeval_tasks, task)
         return theirs, mine
     return run

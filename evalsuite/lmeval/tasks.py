@@ -81,9 +81,9 @@ def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int |
         raise UserError(f"lm-eval task '{name}' needs data that is not available offline ({exc}); download it into "
                         "the Hugging Face cache first, or copy the task's YAML to --tasks-path with local "
                         "data_files") from None
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, (ValueError, KeyError)) and _looks_like_data_problem(message):
+        if _looks_like_data_problem(message):
             raise UserError(f"lm-eval task '{name}' could not load its data: {message}; check the task's "
                             "dataset settings") from None
         raise
