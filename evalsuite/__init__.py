@@ -5,6 +5,7 @@ when a model or an lm-eval task is actually used.
 """
 
 from evalsuite.config import RunConfig
+from evalsuite.jobs import Job, JobContext, JobOutcome
 from evalsuite.registry import REGISTRY, audit, explainer, metric, model, privacy, task
 from evalsuite.task_types import (HIGHER, LOWER, Direction, MetricSpec, Task, generation, ideal, load_records,
                             multiple_choice, perplexity)
@@ -21,4 +22,4 @@ def run(config: RunConfig | None = None, **kwargs) -> dict:
 
 __all__ = ["REGISTRY", "RunConfig", "Task", "MetricSpec", "Direction", "HIGHER", "LOWER", "ideal", "task", "model",
            "metric", "audit", "explainer", "privacy", "multiple_choice", "perplexity", "generation", "load_records",
-           "run"]
+           "run", "Job", "JobContext", "JobOutcome"]

@@ -12,6 +12,11 @@ from pathlib import Path
 
 from evalsuite.errors import UserError
 
+# Commands that live with their subsystem. Each module is light to import (argparse only) and defines
+# `register(subparsers)`, which adds its parsers with `set_defaults(handler=fn)`; fn(args) -> exit code.
+COMMAND_MODULES = ("evalsuite.audits.cli", "evalsuite.audits.explain.cli", "evalsuite.privacy.cli",
+                   "evalsuite.leaderboards.cli")
+
 
 def _key_values(text: str) -> dict:
     out = {}
@@ -52,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("run", nargs="?", default="latest", help="run id, unique prefix, or 'latest'")
     sh.add_argument("--output-dir", default="evalsuite-results")
     sh.add_argument("--list", action="store_true", help="list stored runs")
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
 
 
@@ -115,7 +125,9 @@ def _cmd_show(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show}[args.command](args)
+        builtin = {"run": _cmd_run, "list": _cmd_list, "show": _cmd_show}
+        handler = builtin.get(args.command) or args.handler
+        return handler(args)
     except UserError as exc:
         print(f"evalsuite: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -23,6 +23,7 @@ class RunConfig:
     bootstrap_resamples: int = 1000
     use_cache: bool = True
     progress: bool = True
+    job_options: dict = field(default_factory=dict)  # passed to Job tasks as JobContext.options
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -1,3 +1,4 @@
 """evalsuite's own plugin: registered through the same entry-point group as any third-party one."""
 
-PLUGIN_MODULES = ("evalsuite.metrics", "evalsuite.models.builtin", "evalsuite.tasks")
+PLUGIN_MODULES = ("evalsuite.metrics", "evalsuite.models.builtin", "evalsuite.tasks", "evalsuite.audits",
+                  "evalsuite.privacy", "evalsuite.leaderboards")

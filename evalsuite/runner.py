@@ -27,7 +27,19 @@ CACHE_FILE, STORE_FILE = "cache.sqlite", "index.sqlite"
 class ResolvedTask:
     name: str
     source: str  # "native" or "lm-eval"
-    entry: object = None
+    entry: object = None  # the registry entry of a native task
+    spec: object = None  # a ready-built Task or Job (Python callers and commands such as `evalsuite audit`)
+
+    def build(self):
+        return self.spec if self.spec is not None else self.entry.obj()
+
+    def code_hash_source(self) -> str:
+        """The source a task hash covers: the module that defines the task."""
+        target = self.entry.obj if self.entry is not None else getattr(self.spec, "run", None) or self.spec.score
+        try:
+            return inspect.getsource(inspect.getmodule(target))
+        except (OSError, TypeError):
+            return repr(target)
 
 
 def resolve_tasks(names: list[str], tasks_path: list[str]):
@@ -73,15 +85,29 @@ def resolve_model(spec: str, options: dict):
 
 def run(config: RunConfig, *, echo=print) -> dict:
     """Evaluate `config.model` on `config.tasks`; returns the run summary (also in run.json)."""
+    tasks, lmeval = resolve_tasks(config.tasks, config.tasks_path)
+    _check_limit(config)
+    model = resolve_model(config.model, config.adapter_options())
+    return run_resolved(model, tasks, config, lmeval=lmeval, echo=echo)
+
+
+def _check_limit(config: RunConfig) -> None:
+    if config.limit is not None and config.limit < 1:
+        raise UserError(f"--limit must be a positive number of samples, got {config.limit}")
+
+
+def run_resolved(model, tasks: list[ResolvedTask], config: RunConfig, *, lmeval=None, echo=print) -> dict:
+    """Evaluate an adapter already built on tasks already resolved: one run folder, one record per task.
+
+    `evalsuite run` comes here through `run()`; commands that build their own adapter and job
+    (`evalsuite audit`, `evalsuite finetune`) come here directly, so every result lands the same way.
+    """
     from evalsuite.cache import RequestCache
     from evalsuite.fingerprint import hardware, package_versions
     from evalsuite.records import atomic_write_json, slug, write_record
     from evalsuite.store import ResultsStore
 
-    tasks, lmeval = resolve_tasks(config.tasks, config.tasks_path)
-    if config.limit is not None and config.limit < 1:
-        raise UserError(f"--limit must be a positive number of samples, got {config.limit}")
-    model = resolve_model(config.model, config.adapter_options())
+    _check_limit(config)
     out = config.output_path
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}-{slug(model.name)[:40]}-{secrets.token_hex(3)}"
@@ -100,7 +126,7 @@ def run(config: RunConfig, *, echo=print) -> dict:
             if config.progress:
                 echo(f"[evalsuite] {task.name} ...")
             if task.source == "native":
-                outcome = _evaluate_native(task, model, cache, config)
+                outcome = _evaluate_native(task, model, cache, config, run_dir / slug(task.name), echo)
             else:
                 from evalsuite.lmeval.tasks import run_lmeval_task
 
@@ -110,7 +136,9 @@ def run(config: RunConfig, *, echo=print) -> dict:
                         "wall_time_s": round(time.perf_counter() - t0, 3),
                         "tokens_processed": getattr(model, "tokens_processed", 0) - tokens0}
             record = {"run_id": run_id, "model": model.name, "task": task.name, "task_source": task.source,
-                      "metrics": outcome["metrics"], "manifest": manifest}
+                      "category": outcome.get("category", "capability"), "metrics": outcome["metrics"],
+                      "artifacts": outcome.get("artifacts", {}), "details": outcome.get("details", {}),
+                      "manifest": manifest}
             path = write_record(run_dir, task.name, record, outcome["samples"])
             store.add_record(run_id, task.name, path, outcome["metrics"])
             summary["records"][task.name] = str(path)
@@ -135,7 +163,7 @@ def run(config: RunConfig, *, echo=print) -> dict:
     return summary
 
 
-def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig) -> dict:
+def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig, folder: Path, echo) -> dict:
     import numpy as np
 
     from evalsuite.answering import answer
@@ -144,7 +172,11 @@ def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig) -> dic
     from evalsuite.requests import result_to_json
     from evalsuite.stats import BOOTSTRAP_METHOD, bootstrap_ci
 
-    spec = task.entry.obj()
+    from evalsuite.jobs import Job
+
+    spec = task.build()
+    if isinstance(spec, Job):
+        return _evaluate_job(task, spec, model, cache, config, folder, echo)
     docs = list(spec.docs)[: config.limit] if config.limit else list(spec.docs)
     if not docs:
         raise UserError(f"task '{task.name}' has no samples; check its data file")
@@ -167,6 +199,25 @@ def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig) -> dic
         ci = bootstrap_ci(columns, lambda c, r=reducer, a=m.args: r(c, **a),
                           n_resamples=config.bootstrap_resamples, seed=config.seed)
         metrics[m.name] = metric_entry(value, m.direction.to_json(), ci, BOOTSTRAP_METHOD, len(docs))
-    source = inspect.getsource(inspect.getmodule(task.entry.obj))
-    return {"metrics": metrics, "samples": samples, "task_hash": sha256_text(f"{spec.version}\n{source}"),
-            "data_hash": sha256_json(docs)}
+    return {"metrics": metrics, "samples": samples, "category": spec.category,
+            "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs)}
+
+
+def _evaluate_job(task: ResolvedTask, job, model, cache, config: RunConfig, folder: Path, echo) -> dict:
+    from evalsuite.fingerprint import sha256_text
+    from evalsuite.jobs import CATEGORIES, JobContext
+
+    if job.category not in CATEGORIES:
+        raise UserError(f"task '{task.name}' has category '{job.category}'; use one of {', '.join(CATEGORIES)}")
+    job.check_model(model, task.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    ctx = JobContext(artifacts_dir=folder, seed=config.seed, limit=config.limit,
+                     bootstrap_resamples=config.bootstrap_resamples, cache=cache, progress=config.progress,
+                     echo=echo, options=dict(config.job_options))
+    outcome = job.run(model, ctx)
+    missing = [f for f in outcome.artifacts.values() if not (folder / f).is_file()]
+    if missing:
+        raise RuntimeError(f"task '{task.name}' listed artifacts it did not write: {missing}")
+    return {"metrics": outcome.metrics, "samples": outcome.samples, "category": job.category,
+            "artifacts": outcome.artifacts, "details": outcome.details, "data_hash": outcome.data_hash,
+            "task_hash": sha256_text(f"{job.version}\n{task.code_hash_source()}")}

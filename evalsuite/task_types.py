@@ -66,6 +66,7 @@ class Task:
     description: str = ""
     version: str = "1"
     name: str = ""  # filled in by the registry lookup
+    category: str = "capability"  # leaderboard category; see evalsuite.jobs.CATEGORIES
 
 
 def _getter(spec: str | Callable[[Doc], Any]) -> Callable[[Doc], Any]:

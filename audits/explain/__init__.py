@@ -1,0 +1,1 @@
+"""Attribution explanations (Captum, SHAP) with the faithfulness of each explanation measured."""
