@@ -68,7 +68,7 @@ def resolve_tasks(names: list[str], tasks_path: list[str]):
 
 def resolve_model(spec: str, options: dict):
     """`adapter:spec`, a registered model name, or a local/cached Hugging Face model."""
-    from evalsuite.models.hf import resolve_local
+    from evalsuite.models.hf_loading import resolve_local
 
     adapter, _, rest = spec.partition(":")
     if rest and REGISTRY.find("model", adapter) is not None and not Path(spec).exists():

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Set up evalsuite from scratch in ./.venv: the CPU torch wheel first (a bare
 # `pip install torch` would pull several GB of CUDA packages), then the
-# project with its test extras. Safe to run again; it only adds what is missing.
+# project with every extra the test suite exercises. With --tests it also
+# installs Debian's chromium, which the leaderboard's browser tests drive.
+# Safe to run again; it only adds what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
@@ -11,3 +13,9 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".[dev]"
+if [ "${1:-}" = "--tests" ] && [ ! -x /usr/bin/chromium ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }
+fi

@@ -24,3 +24,49 @@ def demo(spec: str = "demo", **options):
 
     options.setdefault("name", "demo")
     return HFCausalLM(str(WEIGHTS_DIR), **options)
+
+
+# Options every adapter is given by the run config; adapters without a torch model take none of them.
+_TORCH_ONLY = ("device", "dtype", "token_budget", "max_length", "trust_remote_code", "progress")
+
+
+def _without_torch_options(options: dict) -> dict:
+    return {k: v for k, v in options.items() if k not in _TORCH_ONLY}
+
+
+@model("hf-classifier", description="A transformers sequence classifier over texts (hf-classifier:PATH)")
+def hf_classifier(spec: str, **options):
+    from evalsuite.models.classifiers import HFSequenceClassifier
+
+    return HFSequenceClassifier(spec, **options)
+
+
+@model("hf-encoder", description="A transformers encoder, mean-pooled sentence embeddings (hf-encoder:PATH)")
+def hf_encoder(spec: str, **options):
+    from evalsuite.models.encoder import HFEncoder
+
+    return HFEncoder(spec, **options)
+
+
+@model("sklearn", description="A fitted scikit-learn classifier saved with joblib (sklearn:FILE)")
+def sklearn_classifier(spec: str, **options):
+    from evalsuite.models.classifiers import SklearnClassifier
+
+    return SklearnClassifier(spec, **_without_torch_options(options))
+
+
+@model("torch", description="A torch module over feature rows: TorchScript or torch.save'd module (torch:FILE)")
+def torch_classifier(spec: str, **options):
+    from evalsuite.models.classifiers import TorchClassifier
+
+    kept = _without_torch_options(options)
+    if "device" in options:
+        kept["device"] = options["device"]
+    return TorchClassifier(spec, **kept)
+
+
+@model("predictions", description="Stored predictions instead of a model (predictions:FILE, column=...)")
+def predictions_file(spec: str, **options):
+    from evalsuite.models.classifiers import PredictionsFile
+
+    return PredictionsFile(spec, **_without_torch_options(options))

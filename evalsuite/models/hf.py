@@ -12,33 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
-
 from evalsuite.errors import UserError
-from evalsuite.fingerprint import hash_directory, hub_revision
 from evalsuite.models.base import OnResult
+from evalsuite.models.hf_loading import (device_and_dtype, folder_fingerprint, load_pretrained, max_length_of,
+                                         quiet_transformers, require_local)
 from evalsuite.requests import (Generate, Loglikelihood, LoglikelihoodResult, LoglikelihoodRolling,
                                 RollingResult)
 
-DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-          "float16": "float16", "fp16": "float16"}
 # CPU caches favour small batches (measured with benchmarks/bench_vs_lmeval.py); GPUs favour large ones.
 DEFAULT_CPU_BUDGET, DEFAULT_GPU_BUDGET = 1024, 65536
-
-
-def resolve_local(spec: str) -> Path | None:
-    """A local folder for `spec`: the path itself, or a cached hub snapshot (offline)."""
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return path
-    if "/" in spec and not spec.startswith((".", "/")):
-        try:
-            from huggingface_hub import snapshot_download
-
-            return Path(snapshot_download(spec, local_files_only=True))
-        except Exception:
-            return None
-    return None
 
 
 class HFCausalLM:
@@ -49,36 +31,17 @@ class HFCausalLM:
     def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
                  trust_remote_code: bool = False, token_budget: int | None = None,
                  max_length: int | None = None, progress: bool = True, name: str | None = None):
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        from transformers import AutoModelForCausalLM
 
-        if not progress or os.environ.get("EVALSUITE_QUIET") == "1":
-            hf_logging.disable_progress_bar()
-
-        folder = resolve_local(spec)
-        if folder is None:
-            raise UserError(
-                f"model '{spec}' is not a local folder or a cached Hugging Face model (no network is used); "
-                "pass a path, download it first, or use a registered model (evalsuite list models)"
-            )
+        quiet_transformers(progress)
+        folder = require_local(spec, "model")
         self.name = name or spec
         self.folder = folder
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        dtype = dtype or ("bfloat16" if self.device.type == "cuda" else "float32")
-        if dtype not in DTYPES:
-            raise UserError(f"unknown dtype '{dtype}'; use one of {', '.join(sorted(DTYPES))}")
-        self.dtype = DTYPES[dtype]
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                folder, dtype=getattr(torch, self.dtype), trust_remote_code=trust_remote_code
-            ).to(self.device).eval()
-        except (OSError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"could not load model '{spec}': {first}; check the folder holds a causal LM "
-                            "(config.json, weights, tokenizer)") from None
-        self.max_length = max_length or _max_length(self.model.config, self.tokenizer)
+        self.device, self.dtype = device_and_dtype(device, dtype)
+        self.tokenizer, self.model = load_pretrained(AutoModelForCausalLM, folder, spec, "causal LM",
+                                                     dtype=self.dtype, device=self.device,
+                                                     trust_remote_code=trust_remote_code)
+        self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
         self.token_budget = token_budget or (DEFAULT_GPU_BUDGET if self.device.type == "cuda" else DEFAULT_CPU_BUDGET)
         self.show_progress = progress
         self._fingerprint = None
@@ -92,10 +55,8 @@ class HFCausalLM:
 
     def fingerprint(self) -> dict:
         if self._fingerprint is None:
-            revision = hub_revision(self.folder)
-            ident = {"revision": revision} if revision else {"weights_sha256": hash_directory(self.folder)}
-            self._fingerprint = {"adapter": "hf", "model": self.name, **ident, "dtype": self.dtype,
-                                 "max_length": self.max_length}
+            self._fingerprint = folder_fingerprint("hf", self.name, self.folder, self.dtype,
+                                                   max_length=self.max_length)
         return self._fingerprint
 
     # -- tokenization (lm-eval rules) -----------------------------------------
@@ -216,15 +177,6 @@ class HFCausalLM:
             prompts = [self.tok_encode(r.prompt) for r in requests]
             return gen.generate(prompts, [r.until for r in requests],
                                 [r.max_new_tokens for r in requests], done)
-
-
-def _max_length(config, tokenizer) -> int:
-    for attr in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    value = getattr(tokenizer, "model_max_length", None)
-    return value if isinstance(value, int) and value < 10**7 else 2048
 
 
 def _progress(total: int, desc: str, enabled: bool):

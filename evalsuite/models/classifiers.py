@@ -1,0 +1,275 @@
+"""Classifier adapters: anything that maps inputs to class probabilities.
+
+Fairness audits and attributions program against one small protocol
+(`evalsuite.models.base.Classifier`): `.name`, `.labels`, `.fingerprint()` and
+`.classify(inputs) -> (n, k) probabilities`. Four sources implement it:
+
+- `HFSequenceClassifier`: a transformers sequence-classification model (texts in),
+  batched on CUDA when present; exposes `.module` and `.tokenizer` for gradients;
+- `SklearnClassifier`: a fitted scikit-learn estimator, from Python or a joblib/pickle
+  file (feature rows in; a DataFrame keeps only the columns the estimator was fitted on);
+- `TorchClassifier`: a torch module (from Python, TorchScript, or a whole saved module)
+  over numeric feature rows; one output unit means a sigmoid, several a softmax;
+- `PredictionsFile`: no model at all, a column of predictions (and optional scores)
+  aligned with the audited data row by row or joined on an id column.
+
+Loading a pickle or a whole torch module runs code from the file: only load files
+you trust (the same rule as `pickle.load`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evalsuite.errors import UserError, require
+
+
+def _one_hot(predictions: Sequence[Any], labels: Sequence[Any]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    unknown = sorted({str(p) for p in predictions if p not in index})
+    if unknown:
+        raise UserError(f"predictions {unknown[:5]} are not among the model's labels {list(labels)}; "
+                        "give the label list with labels=...")
+    out = np.zeros((len(predictions), len(labels)))
+    out[np.arange(len(predictions)), [index[p] for p in predictions]] = 1.0
+    return out
+
+
+def _sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _existing_file(spec: str | Path, kind: str) -> Path:
+    path = Path(spec).expanduser()
+    if not path.is_file():
+        raise UserError(f"{kind} file '{spec}' does not exist; check the path")
+    return path
+
+
+class HFSequenceClassifier:
+    """A transformers sequence classifier over texts."""
+
+    capabilities = frozenset({"classify"})
+
+    def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
+                 trust_remote_code: bool = False, max_length: int | None = None, batch_size: int = 32,
+                 progress: bool = True, name: str | None = None, token_budget: int | None = None):
+        from transformers import AutoModelForSequenceClassification
+
+        from evalsuite.models.hf_loading import (device_and_dtype, load_pretrained, max_length_of,
+                                                 quiet_transformers, require_local)
+
+        quiet_transformers(progress)
+        self.folder = require_local(spec, "classifier")
+        self.name = name or spec
+        self.device, self.dtype = device_and_dtype(device, dtype)
+        self.tokenizer, self.model = load_pretrained(AutoModelForSequenceClassification, self.folder, spec,
+                                                     "sequence classifier", dtype=self.dtype, device=self.device,
+                                                     trust_remote_code=trust_remote_code)
+        config = self.model.config
+        self.labels = [str(config.id2label.get(i, i)) for i in range(config.num_labels)]
+        self.max_length = max_length or max_length_of(config, self.tokenizer)
+        self.batch_size = batch_size
+        self._fingerprint = None
+        if self.tokenizer.pad_token is None:  # GPT-style tokenizers: pad with EOS, the model ignores it by mask
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+            config.pad_token_id = self.tokenizer.pad_token_id
+
+    @property
+    def module(self):
+        return self.model
+
+    def fingerprint(self) -> dict:
+        from evalsuite.models.hf_loading import folder_fingerprint
+
+        if self._fingerprint is None:
+            self._fingerprint = folder_fingerprint("hf-classifier", self.name, self.folder, self.dtype,
+                                                   max_length=self.max_length)
+        return self._fingerprint
+
+    def classify(self, inputs: Sequence[str]) -> np.ndarray:
+        import torch
+
+        texts = [str(t) for t in inputs]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
+        out = np.zeros((len(texts), len(self.labels)))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start:start + self.batch_size]
+                batch = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True,
+                                       truncation=True, max_length=self.max_length).to(self.device)
+                logits = self.model(**batch).logits.float()
+                out[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
+        return out
+
+
+class SklearnClassifier:
+    """A fitted scikit-learn classifier (or anything with predict_proba / predict and classes_)."""
+
+    capabilities = frozenset({"classify"})
+
+    def __init__(self, spec_or_estimator: Any, *, name: str | None = None, **_ignored):
+        if isinstance(spec_or_estimator, (str, Path)):
+            path = _existing_file(spec_or_estimator, "estimator")
+            data = path.read_bytes()
+            try:
+                joblib = require("joblib", "audits")
+                self.estimator = joblib.load(path)
+            except (pickle.UnpicklingError, EOFError, ValueError, KeyError) as exc:
+                raise UserError(f"could not load estimator '{path}' ({exc}); save it with joblib.dump") from None
+            self.name = name or path.stem
+        else:
+            self.estimator = spec_or_estimator
+            data = pickle.dumps(spec_or_estimator)
+            self.name = name or type(spec_or_estimator).__name__
+        if not hasattr(self.estimator, "classes_"):
+            raise UserError(f"estimator '{self.name}' is not a fitted classifier (no classes_); fit it first")
+        self.classes = list(self.estimator.classes_)
+        self.labels = [str(c) for c in self.classes]
+        self._sha256 = _sha256_bytes(data)
+
+    def fingerprint(self) -> dict:
+        return {"adapter": "sklearn", "model": self.name, "estimator": type(self.estimator).__name__,
+                "pickle_sha256": self._sha256}
+
+    def _features(self, inputs):
+        names = getattr(self.estimator, "feature_names_in_", None)
+        if names is not None and hasattr(inputs, "columns"):
+            missing = [c for c in names if c not in inputs.columns]
+            if missing:
+                raise UserError(f"data lacks the feature columns {missing} the estimator was fitted on")
+            return inputs[list(names)]
+        return inputs
+
+    def classify(self, inputs) -> np.ndarray:
+        features = self._features(inputs)
+        if hasattr(self.estimator, "predict_proba"):
+            return np.asarray(self.estimator.predict_proba(features), dtype=float)
+        return _one_hot(list(self.estimator.predict(features)), self.classes)
+
+
+class TorchClassifier:
+    """A torch module over numeric feature rows."""
+
+    capabilities = frozenset({"classify"})
+
+    def __init__(self, module_or_path: Any, *, labels: Sequence[str] | str | None = None,
+                 device: str | None = None, name: str | None = None, **_ignored):
+        import torch
+
+        if isinstance(module_or_path, (str, Path)):
+            path = _existing_file(module_or_path, "torch model")
+            try:
+                module = torch.jit.load(str(path), map_location="cpu")
+            except RuntimeError:  # not TorchScript: a whole module saved with torch.save
+                module = torch.load(path, map_location="cpu", weights_only=False)
+            if not isinstance(module, torch.nn.Module):
+                raise UserError(f"'{path}' holds a {type(module).__name__}, not a torch module; save the whole "
+                                "module (torch.save(model)) or TorchScript (torch.jit.save)")
+            self.name = name or path.stem
+        else:
+            module = module_or_path
+            self.name = name or type(module).__name__
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = module.to(self.device).eval()
+        if isinstance(labels, str):
+            labels = labels.split("|")
+        self._labels = [str(x) for x in labels] if labels else None
+
+    @property
+    def module(self):
+        return self.model
+
+    @property
+    def labels(self) -> list[str]:
+        if self._labels is None:
+            width = self.classify(np.zeros((1, self._n_inputs())))[0].shape[0]
+            self._labels = [str(i) for i in range(width)]
+        return self._labels
+
+    def _n_inputs(self) -> int:
+        first = next(p for p in self.model.parameters() if p.dim() >= 2)
+        return int(first.shape[1])
+
+    def fingerprint(self) -> dict:
+        digest = hashlib.sha256()
+        for key, tensor in sorted(self.model.state_dict().items()):
+            digest.update(key.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return {"adapter": "torch", "model": self.name, "state_sha256": digest.hexdigest()}
+
+    def classify(self, inputs) -> np.ndarray:
+        import torch
+
+        x = torch.as_tensor(np.asarray(inputs, dtype=np.float32), device=self.device)
+        with torch.inference_mode():
+            logits = self.model(x).float()
+        if logits.dim() == 1 or logits.shape[-1] == 1:
+            p = torch.sigmoid(logits.reshape(-1))
+            return torch.stack([1 - p, p], dim=1).cpu().numpy().astype(float)
+        return torch.softmax(logits, dim=-1).cpu().numpy().astype(float)
+
+
+class PredictionsFile:
+    """Stored predictions standing in for a model: audit a system you cannot run."""
+
+    capabilities = frozenset({"classify"})
+
+    def __init__(self, source: Any, *, column: str = "prediction", score_column: str | None = None,
+                 id_column: str | None = None, labels: Sequence[str] | str | None = None,
+                 name: str | None = None, **_ignored):
+        pd = require("pandas", "audits")
+        if isinstance(source, (str, Path)):
+            path = _existing_file(source, "predictions")
+            frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+            self.name = name or path.stem
+            digest = _sha256_bytes(path.read_bytes())
+        else:
+            frame = pd.DataFrame(source)
+            self.name = name or "predictions"
+            digest = _sha256_bytes(frame.to_csv(index=False).encode())
+        for col in (column, score_column, id_column):
+            if col is not None and col not in frame.columns:
+                raise UserError(f"predictions have no column '{col}' (columns: {', '.join(map(str, frame.columns))});"
+                                " pass column=/score_column=/id_column= in --model-args")
+        if frame[column].isna().any():
+            raise UserError(f"predictions column '{column}' has missing values; every row needs a prediction")
+        self.frame, self.column, self.score_column, self.id_column = frame, column, score_column, id_column
+        if isinstance(labels, str):
+            labels = labels.split("|")
+        values = labels or sorted({str(v) for v in frame[column]})
+        self.labels = [str(v) for v in values]
+        self._sha256 = digest
+
+    def fingerprint(self) -> dict:
+        return {"adapter": "predictions", "model": self.name, "file_sha256": self._sha256}
+
+    def _aligned(self, inputs):
+        if self.id_column is not None:
+            if not hasattr(inputs, "columns") or self.id_column not in inputs.columns:
+                raise UserError(f"the audited data has no id column '{self.id_column}' to join predictions on")
+            by_id = self.frame.set_index(self.id_column)
+            missing = [i for i in inputs[self.id_column] if i not in by_id.index]
+            if missing:
+                raise UserError(f"{len(missing)} rows have no prediction (e.g. id {missing[0]!r}); "
+                                "predict every row of the data")
+            return by_id.loc[list(inputs[self.id_column])]
+        if len(inputs) != len(self.frame):
+            raise UserError(f"{len(self.frame)} predictions for {len(inputs)} data rows; give one prediction per "
+                            "row in order, or join on an id column (id_column=...)")
+        return self.frame
+
+    def classify(self, inputs) -> np.ndarray:
+        rows = self._aligned(inputs)
+        if self.score_column is not None and len(self.labels) == 2:
+            p = np.asarray(rows[self.score_column], dtype=float)
+            if np.any((p < 0) | (p > 1)):
+                raise UserError(f"score column '{self.score_column}' must hold probabilities in [0, 1]")
+            return np.stack([1 - p, p], axis=1)
+        return _one_hot([str(v) for v in rows[self.column]], self.labels)

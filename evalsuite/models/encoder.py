@@ -1,0 +1,71 @@
+"""The `hf-encoder` adapter: sentence embeddings from a transformers encoder.
+
+Embeddings are the mean of the last hidden states over real (unpadded) tokens,
+as sentence-transformers' mean pooling computes them, optionally L2-normalised.
+Bias probes such as WEAT/SEAT only need `.embed(texts)`; jobs that need
+gradients reach `.module` and `.tokenizer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+class HFEncoder:
+    """A mean-pooled transformers encoder behind the Encoder protocol."""
+
+    capabilities = frozenset({"embed"})
+
+    def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
+                 trust_remote_code: bool = False, max_length: int | None = None, batch_size: int = 64,
+                 normalize: bool = False, progress: bool = True, name: str | None = None,
+                 token_budget: int | None = None):
+        from transformers import AutoModel
+
+        from evalsuite.models.hf_loading import (device_and_dtype, load_pretrained, max_length_of,
+                                                 quiet_transformers, require_local)
+
+        quiet_transformers(progress)
+        self.folder = require_local(spec, "encoder")
+        self.name = name or spec
+        self.device, self.dtype = device_and_dtype(device, dtype)
+        self.tokenizer, self.model = load_pretrained(AutoModel, self.folder, spec, "transformer encoder",
+                                                     dtype=self.dtype, device=self.device,
+                                                     trust_remote_code=trust_remote_code)
+        self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
+        self.batch_size = batch_size
+        self.normalize = normalize in (True, 1, "1", "true", "True")
+        self._fingerprint = None
+
+    @property
+    def module(self):
+        return self.model
+
+    def fingerprint(self) -> dict:
+        from evalsuite.models.hf_loading import folder_fingerprint
+
+        if self._fingerprint is None:
+            self._fingerprint = folder_fingerprint("hf-encoder", self.name, self.folder, self.dtype,
+                                                   pooling="mean", normalize=self.normalize)
+        return self._fingerprint
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        texts = [str(t) for t in texts]
+        out = None
+        with torch.inference_mode():
+            for start in range(0, len(texts), self.batch_size):
+                batch = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt", padding=True,
+                                       truncation=True, max_length=self.max_length).to(self.device)
+                hidden = self.model(**batch).last_hidden_state.float()
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+                if self.normalize:
+                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+                if out is None:
+                    out = np.zeros((len(texts), pooled.shape[-1]))
+                out[start:start + len(pooled)] = pooled.cpu().numpy()
+        return out if out is not None else np.zeros((0, 0))

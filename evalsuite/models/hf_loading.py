@@ -1,0 +1,91 @@
+"""Loading Hugging Face models offline, shared by every transformers-based adapter.
+
+One place decides where a model lives (a folder or a cached hub snapshot, never
+the network), which device and dtype it runs in (CUDA + bfloat16 when present,
+CPU + float32 otherwise), how a load failure is reported (one line naming the
+fix), how its fingerprint is computed, and how long its inputs may be.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from evalsuite.errors import UserError
+from evalsuite.fingerprint import hash_directory, hub_revision
+
+DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+          "float16": "float16", "fp16": "float16"}
+
+
+def resolve_local(spec: str) -> Path | None:
+    """A local folder for `spec`: the path itself, or a cached hub snapshot (offline)."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return path
+    if "/" in spec and not spec.startswith((".", "/")):
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(spec, local_files_only=True))
+        except Exception:
+            return None
+    return None
+
+
+def require_local(spec: str, kind: str) -> Path:
+    folder = resolve_local(spec)
+    if folder is None:
+        raise UserError(f"{kind} '{spec}' is not a local folder or a cached Hugging Face model (no network is "
+                        "used); pass a path, download it first, or use a registered model (evalsuite list models)")
+    return folder
+
+
+def device_and_dtype(device: str | None, dtype: str | None):
+    """(torch.device, dtype name): CUDA + bfloat16 when present, CPU + float32 otherwise."""
+    import torch
+
+    resolved = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = dtype or ("bfloat16" if resolved.type == "cuda" else "float32")
+    if dtype not in DTYPES:
+        raise UserError(f"unknown dtype '{dtype}'; use one of {', '.join(sorted(DTYPES))}")
+    return resolved, DTYPES[dtype]
+
+
+def quiet_transformers(progress: bool) -> None:
+    from transformers.utils import logging as hf_logging
+
+    if not progress or os.environ.get("EVALSUITE_QUIET") == "1":
+        hf_logging.disable_progress_bar()
+
+
+def load_pretrained(auto_class, folder: Path, spec: str, kind: str, *, dtype: str, device,
+                    trust_remote_code: bool):
+    """(tokenizer, model in eval mode on `device`), or a one-line UserError saying what the folder lacks."""
+    import torch
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        model = auto_class.from_pretrained(folder, dtype=getattr(torch, dtype),
+                                           trust_remote_code=trust_remote_code).to(device).eval()
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"could not load model '{spec}': {first}; check the folder holds a {kind} "
+                        "(config.json, weights, tokenizer)") from None
+    return tokenizer, model
+
+
+def folder_fingerprint(adapter: str, name: str, folder: Path, dtype: str, **extra) -> dict:
+    revision = hub_revision(folder)
+    ident = {"revision": revision} if revision else {"weights_sha256": hash_directory(folder)}
+    return {"adapter": adapter, "model": name, **ident, "dtype": dtype, **extra}
+
+
+def max_length_of(config, tokenizer) -> int:
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx", "seq_length"):
+        value = getattr(config, attr, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and value < 10**7 else 2048
