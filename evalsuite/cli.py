@@ -18,12 +18,12 @@ COMMAND_MODULES = ("evalsuite.audits.cli", "evalsuite.audits.explain.cli", "eval
                    "evalsuite.leaderboards.cli")
 
 
-def _key_values(text: str) -> dict:
+def _key_values(text: str, flag: str = "--model-args") -> dict:
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
         if not sep:
-            raise UserError(f"--model-args item '{part}' is not KEY=VALUE; write e.g. dtype=float32,max_length=512")
+            raise UserError(f"{flag} item '{part}' is not KEY=VALUE; write e.g. key=value,other=2")
         out[key.strip()] = int(value) if value.strip().isdigit() else value.strip()
     return out
 
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--tasks-path", action="append", default=[], help="folder of task files (.py or lm-eval YAML)")
     r.add_argument("--output-dir", default="evalsuite-results", help="results root (records, store, cache)")
     r.add_argument("--model-args", default="", help="adapter options as KEY=VALUE,...")
+    r.add_argument("--task-args", default="", help="options for audit/explanation/privacy tasks as KEY=VALUE,...")
     r.add_argument("--device", help="cuda, cpu, cuda:1 ... (default: cuda when present)")
     r.add_argument("--dtype", help="float32, bfloat16, float16 (default: bf16 on CUDA, fp32 on CPU)")
     r.add_argument("--token-budget", type=int, help="padded tokens per forward batch")
@@ -78,7 +79,7 @@ def _cmd_run(args) -> int:
         tasks_path=args.tasks_path, output_dir=args.output_dir, model_args=_key_values(args.model_args),
         device=args.device, dtype=args.dtype, token_budget=args.token_budget, max_length=args.max_length,
         trust_remote_code=args.trust_remote_code, limit=args.limit, seed=args.seed, use_cache=not args.no_cache,
-        progress=not args.quiet,
+        progress=not args.quiet, job_options=_key_values(args.task_args, "--task-args"),
     )
     summary = run(config, echo=lambda m: print(m, file=sys.stderr))
     print(f"run {summary['run_id']}  model {summary['model']}")
