@@ -121,6 +121,7 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], Entry] = {}
         self._loaded_entry_points = False
+        self._loaded_files: dict[Path, list[Entry]] = {}  # task files already imported by load_path
 
     # -- loading -----------------------------------------------------------
     def register_module(self, plugin: str, module: ModuleType) -> list[Entry]:
@@ -165,6 +166,9 @@ class Registry:
             raise UserError(f"--tasks-path '{path}' is not a directory; pass a folder of task files")
         entries = []
         for file in sorted(folder.glob("*.py")):
+            if file.resolve() in self._loaded_files:  # a second load would re-register new objects: refused
+                entries += self._loaded_files[file.resolve()]
+                continue
             mod_name = f"evalsuite_local_{abs(hash(str(file.resolve())))}_{file.stem}"
             spec = importlib.util.spec_from_file_location(mod_name, file)
             module = importlib.util.module_from_spec(spec)
@@ -173,7 +177,8 @@ class Registry:
                 spec.loader.exec_module(module)
             except Exception as exc:
                 raise PluginError(f"plugin '{plugin}': task file '{file}' failed to import: {exc}") from exc
-            entries += self.register_module(plugin, module)
+            self._loaded_files[file.resolve()] = self.register_module(plugin, module)
+            entries += self._loaded_files[file.resolve()]
         return entries
 
     # -- lookup ------------------------------------------------------------

@@ -71,3 +71,15 @@ def test_first_party_plugin_registers_through_the_entry_point():
     reg = Registry()
     names = {e.name for e in reg.entries()}
     assert {"evalsuite/demo_facts_mc", "evalsuite/hf", "evalsuite/demo", "evalsuite/mean"} <= names
+
+
+def test_loading_a_tasks_path_twice_returns_the_same_entries(tmp_path):
+    from evalsuite.registry import Registry
+
+    (tmp_path / "mine.py").write_text(
+        "from evalsuite import task, perplexity\n\n@task('twice')\ndef twice():\n"
+        "    return perplexity([{'t': 'a b'}], text='t')\n")
+    registry = Registry()
+    first = registry.load_path(tmp_path)
+    again = registry.load_path(tmp_path)
+    assert [e.name for e in first] == ["local/twice"] and again == first

@@ -1,0 +1,92 @@
+"""Bad configurations: one line, exit 2, nothing written; Opacus' validator reasons are quoted."""
+
+from __future__ import annotations
+
+import pytest
+
+from evalsuite.cli import main
+from evalsuite.privacy.config import DPConfig, config_problems, module_problems
+
+
+def finetune_cli(tmp_path, data, *extra):
+    return main(["finetune", "--model", str(data["model"]), "--data", str(data["file"]), "--out",
+                 str(tmp_path / "ckpt"), "--output-dir", str(tmp_path / "results"), *map(str, extra)])
+
+
+@pytest.fixture()
+def inputs(tiny_lm, member_data):
+    return {"model": tiny_lm, "file": member_data}
+
+
+@pytest.mark.parametrize("flags, fragment", [
+    (["--dp", "--target-epsilon", "0", "--delta", "1e-3"], "--target-epsilon must be > 0"),
+    (["--dp", "--target-epsilon", "-1", "--delta", "1e-3"], "--target-epsilon must be > 0"),
+    (["--dp", "--target-epsilon", "1", "--delta", "0.02"], "--delta must be in (0, 1/N)"),  # N = 64 -> 1/N 0.0156
+    (["--dp", "--target-epsilon", "1"], "--delta is required"),
+    (["--dp", "--delta", "1e-3"], "exactly one of --target-epsilon"),
+    (["--dp", "--target-epsilon", "1", "--noise-multiplier", "1", "--delta", "1e-3"], "exactly one of"),
+    (["--dp", "--noise-multiplier", "0", "--delta", "1e-3"], "--noise-multiplier must be > 0"),
+    (["--target-epsilon", "1", "--delta", "1e-3"], "add --dp"),
+    (["--dp", "--noise-multiplier", "1", "--delta", "1e-3", "--accountant", "gdpx"], "--accountant must be"),
+    (["--dp", "--noise-multiplier", "1", "--delta", "1e-3", "--grad-sample-mode", "fast"], "--grad-sample-mode"),
+    (["--lora", "--train-last-layers", "1"], "choose one of --lora and --train-last-layers"),
+])
+def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, inputs, capsys, flags, fragment):
+    assert finetune_cli(tmp_path, inputs, *flags) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("evalsuite: error: ") and fragment in err[0], err
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "results").exists()
+
+
+def test_every_problem_is_reported_at_once():
+    problems = config_problems(DPConfig(dp=True, target_epsilon=-1, delta=0.5, max_grad_norm=0, epochs=0), 100)
+    assert len(problems) == 4
+
+
+def test_existing_output_folder_is_refused_before_training(tmp_path, inputs, capsys):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "keep.txt").write_text("x")
+    assert finetune_cli(tmp_path, inputs, "--dp", "--noise-multiplier", "1", "--delta", "1e-3") == 2
+    assert "already exists" in capsys.readouterr().err
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_text_field_is_one_line(tmp_path, inputs, capsys):
+    assert finetune_cli(tmp_path, inputs, "--text-field", "body") == 2
+    assert "no 'body' field" in capsys.readouterr().err
+
+
+def test_opacus_validator_reasons_for_layers_it_cannot_handle():
+    import torch
+
+    from evalsuite.errors import UserError
+    from evalsuite.privacy.config import validate_module
+
+    bad = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.LSTM(4, 4))
+    problems = module_problems(bad)
+    assert any("BatchNorm" in p for p in problems) and any("LSTM" in p for p in problems)
+    with pytest.raises(UserError) as err:
+        validate_module(bad)
+    assert "\n" not in str(err.value) and "BatchNorm" in str(err.value)
+    assert module_problems(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GroupNorm(2, 4))) == []
+
+
+def test_finetune_refuses_a_model_with_unsupported_layers(tmp_path, tiny_lm, member_data, monkeypatch):
+    """Through the library path: the validator runs on the adapter's module before any training."""
+    import torch
+
+    from evalsuite.errors import UserError
+    from evalsuite.models.hf import HFCausalLM
+    from evalsuite.privacy import finetune as ft
+
+    def with_batchnorm(spec, options):
+        adapter = HFCausalLM(str(tiny_lm), progress=False)
+        adapter.model.transformer.extra_norm = torch.nn.BatchNorm1d(4)
+        return adapter
+
+    monkeypatch.setattr("evalsuite.runner.resolve_model", with_batchnorm)
+    cfg = DPConfig(dp=True, noise_multiplier=1.0, delta=1e-3)
+    with pytest.raises(UserError, match="BatchNorm"):
+        ft.finetune(str(tiny_lm), {"kind": "file", "path": str(member_data)}, cfg, tmp_path / "ckpt",
+                    output_dir=str(tmp_path / "results"))
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "results").exists()
