@@ -1,1 +1,4 @@
-"""Aggregation, release gates and the static leaderboard (installed as `evalsuite.leaderboards`); filled in by the leaderboard issue."""
+"""Leaderboards, release gates and exports over the results store (installed as `evalsuite.leaderboards`).
+
+See docs/leaderboards.md; modules are light to import (the plugin registry loads them all).
+"""
