@@ -18,7 +18,7 @@ COMMAND_MODULES = ("evalsuite.audits.cli", "evalsuite.audits.explain.cli", "eval
                    "evalsuite.leaderboards.cli")
 
 
-def _key_values(text: str, flag: str = "--model-args") -> dict:
+def parse_key_values(text: str, flag: str = "--model-args") -> dict:
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
@@ -76,10 +76,10 @@ def _cmd_run(args) -> int:
         raise UserError(f"--token-budget must be positive, got {args.token_budget}")
     config = RunConfig(
         model=args.model, tasks=[t.strip() for t in args.tasks.split(",") if t.strip()],
-        tasks_path=args.tasks_path, output_dir=args.output_dir, model_args=_key_values(args.model_args),
+        tasks_path=args.tasks_path, output_dir=args.output_dir, model_args=parse_key_values(args.model_args),
         device=args.device, dtype=args.dtype, token_budget=args.token_budget, max_length=args.max_length,
         trust_remote_code=args.trust_remote_code, limit=args.limit, seed=args.seed, use_cache=not args.no_cache,
-        progress=not args.quiet, job_options=_key_values(args.task_args, "--task-args"),
+        progress=not args.quiet, job_options=parse_key_values(args.task_args, "--task-args"),
     )
     summary = run(config, echo=lambda m: print(m, file=sys.stderr))
     print(f"run {summary['run_id']}  model {summary['model']}")

@@ -32,5 +32,6 @@ def bootstrap_ci(
     idx = rng.integers(0, n, size=(n_resamples, n))
     stats = reduce({k: np.asarray(v, dtype=float)[idx] for k, v in columns.items()})
     alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
+    # A resample can leave a statistic undefined (a subgroup drawn zero times): it is left out.
+    lo, hi = np.nanquantile(stats, [alpha, 1.0 - alpha])
     return float(lo), float(hi)

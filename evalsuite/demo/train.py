@@ -64,10 +64,11 @@ def pack(tokenizer, docs: list[str], seq_len: int):
 
 def train_demo_model(out_dir: str | Path, *, seed: int = 0, steps: int = DEFAULTS["steps"],
                      pronoun_skew: float = 0.0, n_canaries: int = 0, log_every: int = 25,
-                     **overrides) -> dict:
+                     mix: dict[str, float] | None = None, **overrides) -> dict:
     """Train and save the demo tokenizer and model; return the training manifest.
 
-    ``overrides`` may set any key of ``DEFAULTS`` (model size, corpus size, ...).
+    ``overrides`` may set any key of ``DEFAULTS`` (model size, corpus size, ...); ``mix`` replaces the
+    corpus' document-kind proportions (``corpus.DEFAULT_MIX``), e.g. to weight the sentences a probe reads.
     """
     import torch
     import transformers
@@ -75,6 +76,8 @@ def train_demo_model(out_dir: str | Path, *, seed: int = 0, steps: int = DEFAULT
 
     cfg = dict(DEFAULTS, **overrides, seed=seed, steps=steps, pronoun_skew=pronoun_skew,
                n_canaries=n_canaries)
+    if mix is not None:  # recorded only when it differs from the corpus default, like every override
+        cfg["mix"] = dict(mix)
     unknown = set(overrides) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown training options: {sorted(unknown)}")
@@ -86,7 +89,7 @@ def train_demo_model(out_dir: str | Path, *, seed: int = 0, steps: int = DEFAULT
     world = build_world(seed, cfg["n_people"])
     canaries = make_canaries(n_canaries, seed + 7919) if n_canaries else []
     docs = generate_corpus(world, cfg["n_docs"], seed, pronoun_skew=pronoun_skew,
-                           canaries=canaries, canary_repeats=cfg["canary_repeats"])
+                           canaries=canaries, canary_repeats=cfg["canary_repeats"], mix=mix)
     corpus_sha = hashlib.sha256("\x00".join(docs).encode()).hexdigest()
     tokenizer = train_tokenizer(docs, cfg["vocab_size"])
     data, n_tokens = pack(tokenizer, docs, cfg["seq_len"])

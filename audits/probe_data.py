@@ -1,0 +1,54 @@
+"""The project's own probe data (audits/data/) and loaders for users' extended copies.
+
+Every built-in probe reads one file here; a user extends a probe by copying the file,
+adding rows or terms, and pointing the probe's builder (or environment variable, see
+docs/audits.md) at the copy. Formats are described in audits/data/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from evalsuite.errors import UserError
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def load_yaml(path: str | Path) -> dict:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"probe data file '{path}' does not exist; check the path")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"probe data file '{path}' is not valid YAML ({str(exc).splitlines()[0]}); fix it") from None
+    if not isinstance(data, dict):
+        raise UserError(f"probe data file '{path}' must hold a mapping at the top level")
+    return data
+
+
+def load_jsonl(path: str | Path) -> list[dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"probe data file '{path}' does not exist; check the path")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise UserError(f"'{path}' line {number} is not JSON ({exc.msg}); fix the line") from None
+    if not rows:
+        raise UserError(f"probe data file '{path}' has no rows")
+    return rows
+
+
+def require_fields(rows: list[dict], fields: tuple[str, ...], source: str) -> None:
+    """One UserError naming the first row that lacks a field the format needs."""
+    for i, row in enumerate(rows):
+        missing = [f for f in fields if f not in row or row[f] is None]
+        if missing:
+            raise UserError(f"{source}: row {i + 1} lacks {', '.join(missing)} (needs {', '.join(fields)})")
