@@ -12,6 +12,10 @@ def _echo(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _progress(args):
+    return (lambda message: None) if args.quiet else _echo
+
+
 def _add_training_flags(p) -> None:
     p.add_argument("--model", required=True, help="model to fine-tune: 'demo', an HF folder, or ADAPTER:SPEC")
     src = p.add_mutually_exclusive_group(required=True)
@@ -37,6 +41,7 @@ def _add_training_flags(p) -> None:
     p.add_argument("--limit", type=int, help="use only the first N examples")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="evalsuite-results", help="results root (records, store)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def register(subparsers) -> None:
@@ -86,7 +91,7 @@ def _cmd_finetune(args) -> int:
     options = {"reference_model": args.reference_model} if args.reference_model else {}
     result = finetune(args.model, _source(args), cfg, args.out, holdout_fraction=args.audit_holdout,
                       n_canaries=args.canaries, canary_repeats=args.canary_repeats, output_dir=args.output_dir,
-                      audit=args.audit, audit_options=options, limit=args.limit, echo=_echo)
+                      audit=args.audit, audit_options=options, limit=args.limit, echo=_progress(args))
     print(f"checkpoint: {result.checkpoint}")
     if result.privacy.get("dp"):
         p = result.privacy
@@ -108,6 +113,7 @@ def _cmd_curve(args) -> int:
         raise UserError(f"--epsilons must be numbers separated by commas, got '{args.epsilons}'") from None
     summary = utility_curve(args.model, _source(args), _config(args, dp=True, delta=args.delta), epsilons,
                             [t.strip() for t in args.tasks.split(",") if t.strip()], args.out,
-                            tasks_path=args.tasks_path, output_dir=args.output_dir, limit=args.limit, echo=_echo)
+                            tasks_path=args.tasks_path, output_dir=args.output_dir, limit=args.limit,
+                            echo=_progress(args))
     print(f"records: {summary['path']}")
     return 0
