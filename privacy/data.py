@@ -135,7 +135,8 @@ def tokenize_examples(tokenizer, texts: list[str], seq_len: int, labels: list[in
 
     bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else bos
-    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    # A classifier reads its inputs as it was trained to ([CLS] ... [SEP]); an LM gets a BOS prefix below.
+    encoded = tokenizer(list(texts), add_special_tokens=labels is not None)["input_ids"]
     if labels is None:
         encoded = [([bos] if bos is not None else []) + ids for ids in encoded]
     width = min(seq_len, max(len(ids) for ids in encoded))

@@ -47,6 +47,11 @@ def finetune(model: str, source: dict, cfg: DPConfig, out: str | Path, *, holdou
     module, tokenizer = getattr(adapter, "module", None), getattr(adapter, "tokenizer", None)
     if module is None or tokenizer is None:
         raise UserError(f"model '{model}' exposes no torch module and tokenizer to fine-tune; use an HF model")
+    is_classifier = hasattr(adapter, "classify")
+    if is_classifier and data.train_labels is None:
+        raise UserError(f"model '{model}' is a classifier: name the label column with --label-field")
+    if is_classifier and audit:
+        raise UserError("privacy_audit attacks language models (sequence likelihoods); drop --audit for a classifier")
     if cfg.dp:
         from evalsuite.privacy.config import validate_module
 
@@ -62,7 +67,8 @@ def finetune(model: str, source: dict, cfg: DPConfig, out: str | Path, *, holdou
                                        f"{result.privacy['accountant']})" if cfg.dp else " (no DP)"))
     summary = None
     if output_dir is not None:
-        summary = record_checkpoint(path, output_dir, audit=audit, audit_options=audit_options, echo=echo)
+        summary = record_checkpoint(path, output_dir, audit=audit, audit_options=audit_options, echo=echo,
+                                    classifier=is_classifier)
     return FinetuneResult(path, result.privacy, result.epoch_losses, summary)
 
 
@@ -89,14 +95,15 @@ def finetune_record_job(folder: Path):
 
 
 def record_checkpoint(folder: Path, output_dir: str, *, audit: bool = False, audit_options: dict | None = None,
-                      echo=print) -> dict:
+                      echo=print, classifier: bool = False) -> dict:
     """Index the checkpoint in the results store: a dp_finetune record, and privacy_audit when asked."""
     from evalsuite.config import RunConfig
+    from evalsuite.models.classifiers import HFSequenceClassifier
     from evalsuite.models.hf import HFCausalLM
     from evalsuite.privacy.job import privacy_audit
     from evalsuite.runner import ResolvedTask, run_resolved
 
-    adapter = HFCausalLM(str(folder), progress=False)
+    adapter = (HFSequenceClassifier if classifier else HFCausalLM)(str(folder), progress=False)
     tasks = [ResolvedTask("dp_finetune", "native", spec=finetune_record_job(Path(folder)))]
     if audit:
         tasks.append(ResolvedTask("privacy_audit", "native", spec=privacy_audit()))
