@@ -2,23 +2,19 @@
 
 Built-in data (audits/data/) gives crows_pairs_builtin, bbq_builtin, pronoun_occupation,
 counterfactual_<dimension> and seat_builtin. The real benchmarks run from their own files:
-crows_pairs_csv reads $EVALSUITE_CROWS_PAIRS_CSV and bbq_jsonl reads $EVALSUITE_BBQ_JSONL
-(a file or a folder), or build the Task in a --tasks-path file with
-`crows_pairs_from_csv(path)` / `bbq_from_jsonl(path)`.
+crows_pairs_csv and bbq_jsonl take the file with `--task-args path=FILE` (BBQ: a file or a folder),
+or build the Task in a --tasks-path file with `crows_pairs_from_csv(path)` / `bbq_from_jsonl(path)`.
 """
 
 from __future__ import annotations
-
-import os
 
 from evalsuite.errors import UserError
 from evalsuite.registry import task
 
 
-def _env_path(variable: str, what: str) -> str:
-    path = os.environ.get(variable)
+def _required_path(path: str | None, task_name: str, what: str) -> str:
     if not path:
-        raise UserError(f"set {variable} to {what} (or build the task with a --tasks-path file)")
+        raise UserError(f"task '{task_name}' needs {what}: pass --task-args path=FILE")
     return path
 
 
@@ -31,11 +27,11 @@ def crows_pairs_builtin():
 
 
 @task("crows_pairs_csv")
-def crows_pairs_csv():
-    """CrowS-Pairs from its own CSV file, named by $EVALSUITE_CROWS_PAIRS_CSV."""
+def crows_pairs_csv(path: str | None = None):
+    """CrowS-Pairs from its own CSV file (--task-args path=crows_pairs_anonymized.csv)."""
     from evalsuite.audits.crows_pairs import crows_pairs_from_csv
 
-    return crows_pairs_from_csv(_env_path("EVALSUITE_CROWS_PAIRS_CSV", "the CrowS-Pairs CSV file"))
+    return crows_pairs_from_csv(_required_path(path, "crows_pairs_csv", "the CrowS-Pairs CSV file"))
 
 
 @task("bbq_builtin")
@@ -47,11 +43,11 @@ def bbq_builtin():
 
 
 @task("bbq_jsonl")
-def bbq_jsonl():
-    """BBQ from its own JSONL files, named by $EVALSUITE_BBQ_JSONL (a file or a folder)."""
+def bbq_jsonl(path: str | None = None):
+    """BBQ from its own JSONL files (--task-args path=FILE_OR_FOLDER)."""
     from evalsuite.audits.bbq import bbq_from_jsonl
 
-    return bbq_from_jsonl(_env_path("EVALSUITE_BBQ_JSONL", "a BBQ .jsonl file or folder"))
+    return bbq_from_jsonl(_required_path(path, "bbq_jsonl", "a BBQ .jsonl file or folder"))
 
 
 @task("pronoun_occupation")

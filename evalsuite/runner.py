@@ -30,8 +30,13 @@ class ResolvedTask:
     entry: object = None  # the registry entry of a native task
     spec: object = None  # a ready-built Task or Job (Python callers and commands such as `evalsuite audit`)
 
-    def build(self):
-        return self.spec if self.spec is not None else self.entry.obj()
+    def build(self, options: dict | None = None):
+        """The Task or Job; a task function's own keyword parameters are filled from `--task-args`."""
+        if self.spec is not None:
+            return self.spec
+        factory = self.entry.obj
+        accepted = inspect.signature(factory).parameters
+        return factory(**{k: v for k, v in (options or {}).items() if k in accepted})
 
     def code_hash_source(self) -> str:
         """The source a task hash covers: the module that defines the task."""
@@ -87,8 +92,15 @@ def run(config: RunConfig, *, echo=print) -> dict:
     """Evaluate `config.model` on `config.tasks`; returns the run summary (also in run.json)."""
     tasks, lmeval = resolve_tasks(config.tasks, config.tasks_path)
     _check_limit(config)
+    _build_native(tasks, config)  # a task's bad data or options fail before the model loads
     model = resolve_model(config.model, config.adapter_options())
     return run_resolved(model, tasks, config, lmeval=lmeval, echo=echo)
+
+
+def _build_native(tasks: list[ResolvedTask], config: RunConfig) -> None:
+    for task in tasks:
+        if task.source == "native" and task.spec is None:
+            task.spec = task.build(config.job_options)
 
 
 def _check_limit(config: RunConfig) -> None:
@@ -108,6 +120,7 @@ def run_resolved(model, tasks: list[ResolvedTask], config: RunConfig, *, lmeval=
     from evalsuite.store import ResultsStore
 
     _check_limit(config)
+    _build_native(tasks, config)
     out = config.output_path
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}-{slug(model.name)[:40]}-{secrets.token_hex(3)}"

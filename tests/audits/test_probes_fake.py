@@ -130,3 +130,22 @@ def test_counterfactual_gaps_follow_a_planted_group_preference(tmp_path):
     assert fair["metrics"]["favorable_rate_difference"]["value"] == 0.0
     assert fair["metrics"]["preference_gap"]["value"] == pytest.approx(0.0)
     assert len(fair["details"]["groups"]) == 4
+
+
+def test_crows_pairs_csv_runs_by_name_with_its_path_as_a_task_arg(tmp_path, tiny_lm, capsys):
+    import pandas as pd
+
+    from evalsuite.cli import main
+
+    rows = [{"sent_more": f"the cat sat on the mat {i}", "sent_less": f"the dog sat on the mat {i}",
+             "stereo_antistereo": "stereo", "bias_type": "age"} for i in range(4)]
+    pd.DataFrame(rows).to_csv(tmp_path / "crows.csv")
+    out = tmp_path / "out"
+    base = ["run", "--model", str(tiny_lm), "--tasks", "crows_pairs_csv", "--quiet", "--output-dir", str(out)]
+    assert main(base) == 2
+    assert "--task-args path=FILE" in capsys.readouterr().err and not out.exists()
+    assert main([*base, "--task-args", f"path={tmp_path / 'crows.csv'}"]) == 0
+    [record] = list(out.glob("runs/*/*crows_pairs_csv/record.json"))
+    import json
+
+    assert json.loads(record.read_text())["metrics"]["stereotype_rate"]["n"] == 4
