@@ -74,18 +74,19 @@ def _privacy_utility_section(model: dict) -> str:
 def _fairness_section(model: dict) -> str:
     charts = {}
     for group in model["fairness_groups"]:
-        key = (group.get("task", ""), group.get("attribute", ""))
         for rate, triple in sorted((group.get("rates") or {}).items()):
             if not triple or triple[0] is None:
                 continue
             ci = list(triple[1:3]) if len(triple) >= 3 and None not in triple[1:3] else None
-            charts.setdefault(key, []).append((f'{group.get("group", "?")} {rate} (n={group.get("n", "?")})',
+            # One chart per rate: rates on different scales never share an axis.
+            key = (group.get("task", ""), group.get("attribute", ""), rate)
+            charts.setdefault(key, []).append((f'{group.get("group", "?")} (n={group.get("n", "?")})',
                                                float(triple[0]), ci))
     if not charts:
         return ""
     return "<h2>Per-group fairness rates</h2>" + "".join(
-        interval_chart(rows, title=f"{task}: {attribute}", bars=False)
-        for (task, attribute), rows in sorted(charts.items()))
+        interval_chart(rows, title=f"{task}: {rate} by {attribute}", bars=False)
+        for (task, attribute, rate), rows in sorted(charts.items()))
 
 
 def model_page(board: dict, model: dict) -> str:

@@ -28,6 +28,16 @@ def _axis_range(values: list[float], lo: float, hi: float) -> tuple[float, float
     return (low, high) if high > low else (low - 1, high + 1)
 
 
+def _ticks(low: float, high: float) -> list[float]:
+    """Axis ticks: 0, 0.5 and 1 on a unit-like range, else five even steps; none closer than 8% apart."""
+    candidates = [low, 0.0, 0.5, 1.0, high] if high - low <= 1.5 else [low + (high - low) * i / 4 for i in range(5)]
+    kept: list[float] = []
+    for tick in sorted(candidates):
+        if low <= tick <= high and all(abs(tick - k) > 0.08 * (high - low) for k in kept):
+            kept.append(tick)
+    return kept
+
+
 def interval_chart(rows: list[tuple[str, float, list | None]], *, title: str, bars: bool = True,
                    x_range: tuple[float, float] = (0.0, 1.0), label: str = "") -> str:
     """One row per (label, value, [lo, hi] or None): a bar (or dot) and a CI whisker."""
@@ -43,7 +53,7 @@ def interval_chart(rows: list[tuple[str, float, list | None]], *, title: str, ba
              f'viewBox="0 0 {WIDTH} {height}"><title>{_e(title)}</title>',
              f'<text x="4" y="16" class="chart-title">{_e(title)}</text>']
     zero = x(0.0) if low <= 0 <= high else x(low)
-    for tick in (low, 0.0, 0.5, 1.0, high):
+    for tick in _ticks(low, high):
         if low <= tick <= high:
             parts.append(f'<line x1="{_num(x(tick))}" y1="{TOP - 4}" x2="{_num(x(tick))}" y2="{height - 26}" '
                          f'stroke="#ddd"/><text x="{_num(x(tick))}" y="{height - 12}" text-anchor="middle" '
