@@ -71,12 +71,14 @@ def main() -> None:
 
     def bound_all():
         # steps forward+backward passes per sample, through the embedding layer, in batches of --batch.
+        # Gradients w.r.t. the embeddings only, as IG needs: no weight gradients (a .backward() would
+        # also compute those, which IG never does, and make the bound slower than IG itself).
         for ex in examples:
             ids = torch.tensor([ex.ids], device=device)
             for start in range(0, args.steps, args.batch):
                 rows = min(args.batch, args.steps - start)
                 embeds = objective.embedding_layer(ids.expand(rows, -1)).detach().requires_grad_(True)
-                objective.forward_embeds(embeds, ex).sum().backward()
+                torch.autograd.grad(objective.forward_embeds(embeds, ex).sum(), embeds)
 
     results = {}
     for name, fn in (("bound", bound_all), ("layer_ig", attribute_all)):
