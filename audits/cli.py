@@ -51,7 +51,7 @@ def _split(text: str | None) -> list[str]:
 
 def _cmd_audit(args) -> int:
     from evalsuite.audits.tabular_audit import audit_classifier
-    from evalsuite.audits.tabular_inputs import load_table
+    from evalsuite.task_types import load_table
     from evalsuite.cli import parse_key_values
     from evalsuite.errors import UserError
 

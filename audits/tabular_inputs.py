@@ -15,7 +15,6 @@ groups are the value combinations present ("sex=1,race=b").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -34,24 +33,6 @@ def normalise(value) -> str:
     except ValueError:
         return text
     return str(int(number)) if number.is_integer() else text
-
-
-def load_table(path) -> "object":
-    """A csv or parquet file as a DataFrame; a missing or unreadable file is a UserError."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"data file '{path}' does not exist; check the --data path")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(path)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-    except (ValueError, OSError) as exc:
-        raise UserError(f"data file '{path}' could not be read ({exc}); fix the file") from None
-    raise UserError(f"data file '{path}' has unsupported type '{suffix}'; use .csv or .parquet")
 
 
 @dataclass

@@ -142,12 +142,33 @@ def generation(
                 description)
 
 
-def load_records(path: str | Path) -> list[Doc]:
-    """Load a local .jsonl/.json/.csv/.parquet file into a list of dicts (offline)."""
+def _existing(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"data file '{path}' does not exist; check the path or regenerate the data")
+    return path
+
+
+def load_table(path: str | Path):
+    """Load a local .csv or .parquet file as a pandas DataFrame (offline)."""
+    path = _existing(path)
     suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise UserError(f"data file '{path}' has unsupported type '{suffix}'; use .csv or .parquet")
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"data file '{path}' could not be read ({exc}); fix the file") from None
+
+
+def load_records(path: str | Path) -> list[Doc]:
+    """Load a local .jsonl/.json/.csv/.parquet file into a list of dicts (offline)."""
+    path = _existing(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".parquet", ".pq"):
+        return load_table(path).to_dict(orient="records")
     try:
         if suffix == ".jsonl":
             with path.open(encoding="utf-8") as fh:
@@ -155,11 +176,6 @@ def load_records(path: str | Path) -> list[Doc]:
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             return data if isinstance(data, list) else data["data"]
-        if suffix in (".csv", ".parquet"):
-            import pandas as pd
-
-            frame = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
-            return frame.to_dict(orient="records")
     except (ValueError, KeyError) as exc:
         raise UserError(f"data file '{path}' is malformed ({exc}); fix the file") from None
     raise UserError(f"data file '{path}' has unsupported type '{suffix}'; use .jsonl, .json, .csv or .parquet")

@@ -226,8 +226,10 @@ class PredictionsFile:
                  name: str | None = None, **_ignored):
         pd = require("pandas", "audits")
         if isinstance(source, (str, Path)):
+            from evalsuite.task_types import load_table
+
             path = _existing_file(source, "predictions")
-            frame = pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
+            frame = load_table(path)
             self.name = name or path.stem
             digest = _sha256_bytes(path.read_bytes())
         else:
