@@ -12,7 +12,8 @@ Rules (policy format: evalsuite.leaderboards.policy):
 - fairness: every named metric (or '*': every ideal-valued metric of the
   record) must lie within max_gap of its ideal; with `use_ci` (the default)
   the whole confidence interval must.
-- epsilon: every privacy record (or the named task) must report an `epsilon`
+- epsilon: every privacy record with a privacy claim (details["privacy"]: DP fine-tuning, privacy
+  audits; not a utility-privacy curve), or the named task, must report an `epsilon`
   metric <= max and, where present, `dp_bound_violated` = 0. A non-private run
   records no epsilon, so it fails; so does a candidate with no privacy record.
 
@@ -196,7 +197,10 @@ def _epsilon(rule: GateRule, candidate: dict, **_) -> RuleResult:
             raise _Missing(f"candidate has no record for task '{rule.get('task')}'")
         records = [record]
     else:
-        records = [r for _, r in sorted(candidate.items()) if r.get("category") == "privacy"]
+        # A model's own privacy claims: records carrying details["privacy"] (DP fine-tuning, privacy audits).
+        # A utility-privacy curve is a privacy record about other checkpoints and makes no claim here.
+        records = [r for _, r in sorted(candidate.items())
+                   if r.get("category") == "privacy" and (r.get("details") or {}).get("privacy") is not None]
         if not records:
             raise _Missing("candidate has no privacy record (run DP fine-tuning or a privacy audit)")
     ceiling, parts, ok = float(rule.get("max")), [], True

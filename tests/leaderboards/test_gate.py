@@ -127,6 +127,14 @@ def test_fairness_bounds_use_the_interval_and_epsilon_ceiling(gate_world, tmp_pa
     capsys.readouterr()
     assert gate(results, write_policy(tmp_path, "rules: [{type: epsilon, max: 8}]"), base_run, None, tmp_path) == 1
     assert "no privacy record" in capsys.readouterr().out
+    # a utility-privacy curve is about other checkpoints: it neither satisfies nor fails the ceiling
+    curve = record_spec({"points": entry(3.0, "higher", None, 3)}, category="privacy",
+                        details={"privacy_utility": [{"epsilon": 1.0, "task": "t", "metric": "acc", "value": 0.5}]})
+    budget = write_policy(tmp_path, "rules: [{name: budget, type: epsilon, max: 8}]")
+    assert gate(results, budget, candidate(correct, {"curve": curve}), None, tmp_path) == 1
+    assert "no privacy record" in capsys.readouterr().out
+    assert gate(results, budget, candidate(correct, {"curve": curve, "dp": privacy_record(3.0)}), None, tmp_path) == 0
+    assert "PASS  budget" in capsys.readouterr().out
 
 
 def test_thresholds_follow_the_metric_direction(tmp_path, capsys):
