@@ -1,7 +1,7 @@
 """`fairness_audit` as a task: the tabular fairness audit inside `evalsuite run`, beside benchmarks.
 
     evalsuite run --model sklearn:screening.joblib --tasks fairness_audit \
-        --task-args data=applicants.csv,label=hired,protected=sex|race,privileged=sex=1,mitigate=thresholds
+        --task-args "data=applicants.csv,label=hired,protected=sex|race,privileged=sex=1,mitigate=thresholds"
 
 The options are those of `evalsuite audit`; lists (protected, features, mitigate, privileged) are
 separated by '|' because ',' separates the task args. The record is the same fairness record
