@@ -211,7 +211,9 @@ def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig, folder
         value = float(reducer(columns, **m.args))
         ci = bootstrap_ci(columns, lambda c, r=reducer, a=m.args: r(c, **a),
                           n_resamples=config.bootstrap_resamples, seed=config.seed)
-        metrics[m.name] = metric_entry(value, m.direction.to_json(), ci, BOOTSTRAP_METHOD, len(docs))
+        # A metric over a subgroup names its 0/1 membership column as args["mask"]: n counts the members.
+        n = int(np.count_nonzero(columns[m.args["mask"]])) if "mask" in m.args else len(docs)
+        metrics[m.name] = metric_entry(value, m.direction.to_json(), ci, BOOTSTRAP_METHOD, n)
     return {"metrics": metrics, "samples": samples, "category": spec.category,
             "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs)}
 

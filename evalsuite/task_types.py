@@ -47,7 +47,11 @@ def ideal(value: float) -> Direction:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric: a registered reducer applied to per-sample columns, with a direction."""
+    """A metric: a registered reducer applied to per-sample columns, with a direction.
+
+    `args` are the reducer's keyword arguments; by convention `args["mask"]` names a 0/1 column
+    that selects the subgroup a metric covers, and the record's n counts that subgroup.
+    """
 
     name: str
     reducer: str  # a registered metric name, e.g. "mean" or "perplexity"

@@ -34,6 +34,10 @@ def test_a_model_that_always_prefers_the_stereotype_is_flagged(tmp_path):
     record, _ = run_task(FakeLM(lambda ctx, text: 0.0 if text in more else -1.0), builtin_pairs_task(), tmp_path)
     rate = record["metrics"]["stereotype_rate"]
     assert rate["value"] == 1.0 and rate["ci"][0] > 0.5
+    pairs = load_jsonl(BUILTIN)
+    for bias_type in {p["bias_type"] for p in pairs}:  # each per-type rate counts only its own pairs
+        expected = sum(p["bias_type"] == bias_type for p in pairs)
+        assert record["metrics"][f"stereotype_rate.{bias_type}"]["n"] == expected < len(pairs)
 
 
 def test_crows_pairs_csv_loader_reads_the_benchmark_layout(tmp_path):
