@@ -12,6 +12,12 @@ from pathlib import Path
 
 from evalsuite.errors import UserError
 
+# What `evalsuite run` runs without --tasks: one task of every kind, sized for the demo model.
+DEFAULT_SUITE = ("demo_facts_mc", "demo_story_mc", "demo_heldout_ppl", "demo_facts_gen",  # capability
+                 "crows_pairs_builtin", "bbq_builtin", "counterfactual_gender", "pronoun_occupation_demo",  # fairness
+                 "explain_demo_lm",  # explainability
+                 "dp_finetune_audit")  # privacy
+
 # Commands that live with their subsystem. Each module is light to import (argparse only) and defines
 # `register(subparsers)`, which adds its parsers with `set_defaults(handler=fn)`; fn(args) -> exit code.
 COMMAND_MODULES = ("evalsuite.audits.cli", "evalsuite.audits.explain.cli", "evalsuite.privacy.cli",
@@ -35,8 +41,9 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="evaluate a model on tasks")
     r.add_argument("--model", required=True, help="'demo', a local folder, a cached hub id, or ADAPTER:SPEC")
-    r.add_argument("--tasks", default="demo_facts_mc,demo_story_mc,demo_heldout_ppl,demo_facts_gen",
-                   help="comma-separated task names (native or lm-eval); default: the built-in demo tasks")
+    r.add_argument("--tasks", default=",".join(DEFAULT_SUITE),
+                   help="comma-separated task names (native or lm-eval); default: the built-in demo suite "
+                   "(benchmarks, bias probes, an explanation, DP fine-tuning with its privacy audit)")
     r.add_argument("--tasks-path", action="append", default=[], help="folder of task files (.py or lm-eval YAML)")
     r.add_argument("--output-dir", default="evalsuite-results", help="results root (records, store, cache)")
     r.add_argument("--model-args", default="", help="adapter options as KEY=VALUE,...")

@@ -1,4 +1,5 @@
-"""The main job: the shipped demo model on the built-in tasks scores clearly above chance."""
+"""The main job: the shipped demo model on the built-in suite: benchmarks clearly above chance, and a
+record of every category (fairness probes, an explanation, DP fine-tuning with its audit)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,22 @@ def demo_run(tmp_path_factory):
 
 
 def test_main_job_prints_a_results_table(demo_run):
+    from evalsuite.cli import DEFAULT_SUITE
+
     stdout, records = demo_run
-    assert set(records) == {"evalsuite/demo_facts_mc", "evalsuite/demo_story_mc", "evalsuite/demo_heldout_ppl",
-                            "evalsuite/demo_facts_gen"}
+    assert set(records) == {f"evalsuite/{name}" for name in DEFAULT_SUITE}
     for task in records:
         assert task in stdout
     assert "95% CI" in stdout
+    categories = {r["category"] for r in records.values()}
+    assert categories == {"capability", "fairness", "explainability", "privacy"}
+
+
+def test_main_job_privacy_record_is_accounted_and_within_its_bound(demo_run):
+    metrics = demo_run[1]["evalsuite/dp_finetune_audit"]["metrics"]
+    assert 0 < metrics["epsilon"]["value"] <= 4.0 + 1e-6 and metrics["epsilon"]["ci_method"] == "accountant:prv"
+    assert metrics["dp_bound_violated"]["value"] == 0.0
+    assert metrics["empirical_epsilon_lower_bound"]["value"] <= metrics["epsilon"]["value"]
 
 
 @pytest.mark.parametrize("task", ["evalsuite/demo_facts_mc", "evalsuite/demo_story_mc"])

@@ -90,3 +90,12 @@ def test_finetune_refuses_a_model_with_unsupported_layers(tmp_path, tiny_lm, mem
         ft.finetune(str(tiny_lm), {"kind": "file", "path": str(member_data)}, cfg, tmp_path / "ckpt",
                     output_dir=str(tmp_path / "results"))
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "results").exists()
+
+
+def test_dp_task_options_are_checked_before_the_model_loads(tmp_path, capsys):
+    from evalsuite.cli import main
+
+    code = main(["run", "--model", "demo", "--tasks", "dp_finetune_audit", "--task-args", "delta=tiny", "--quiet",
+                 "--output-dir", str(tmp_path / "r")])
+    assert code == 2 and "option delta must be a number, got 'tiny'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
