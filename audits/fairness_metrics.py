@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evalsuite.stats import percentile_interval, resample_indices
 from evalsuite.task_types import HIGHER, ideal
 
 RATE_NAMES = ("base_rate", "selection_rate", "tpr", "fpr")
@@ -147,30 +148,6 @@ def aif360_pairwise(y, y_pred, groups, n_groups: int, reference: int) -> list[di
     return rows
 
 
-def stratified_indices(groups: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
-    """(n_resamples, n) row indices, resampled with replacement inside each group (group sizes kept).
-
-    evalsuite.stats.bootstrap_ci resamples all rows at once; a small group can then vanish
-    from a resample and its rates become undefined, so fairness CIs resample per group.
-    """
-    rng = np.random.default_rng(seed)
-    idx = np.empty((n_resamples, len(groups)), dtype=np.int64)
-    at = 0
-    for g in np.unique(groups):
-        rows = np.flatnonzero(groups == g)
-        idx[:, at:at + len(rows)] = rows[rng.integers(0, len(rows), size=(n_resamples, len(rows)))]
-        at += len(rows)
-    return idx
-
-
-def percentile_ci(samples: np.ndarray, confidence: float = 0.95) -> np.ndarray:
-    """Percentile interval along axis 0, ignoring resamples where the statistic is undefined."""
-    alpha = (1.0 - confidence) / 2.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN bounds, which is the answer
-        return np.nanquantile(samples, [alpha, 1.0 - alpha], axis=0)
-
-
 @dataclass
 class GroupFairness:
     """Fairness of one decision over one grouping (an attribute or an intersection of attributes)."""
@@ -214,11 +191,11 @@ def group_fairness(y, y_pred, groups, group_names: list[str], reference: int, *,
                for key in PAIR_METRICS}
     metrics["equalized_odds_difference"] = float(metrics_from_rates(rates, reference)["equalized_odds_difference"])
 
-    idx = stratified_indices(groups, n_resamples, seed)
+    idx = resample_indices(len(groups), n_resamples, seed, strata=groups)
     boot_rates = group_rates(y[idx], y_pred[idx], groups[idx], n_groups)
     boot_metrics = metrics_from_rates(boot_rates, reference)
-    rate_cis = {k: percentile_ci(v, confidence) for k, v in boot_rates.items()}
-    metric_cis = {k: tuple(float(b) for b in percentile_ci(v, confidence)) for k, v in boot_metrics.items()}
+    rate_cis = {k: percentile_interval(v, confidence) for k, v in boot_rates.items()}
+    metric_cis = {k: tuple(float(b) for b in percentile_interval(v, confidence)) for k, v in boot_metrics.items()}
     counts = np.bincount(groups, minlength=n_groups)
     return GroupFairness(attribute, list(group_names), reference, counts, rates, rate_cis, metrics, metric_cis,
                          pairwise)
@@ -229,9 +206,9 @@ def overall_metrics(y, y_pred, *, n_resamples: int = 1000, seed: int = 0, groups
     """Theil index (aif360's value, checked in tests) and accuracy, with stratified bootstrap CIs."""
     y, y_pred = np.asarray(y, float), np.asarray(y_pred, float)
     groups = np.zeros(len(y), int) if groups is None else np.asarray(groups, int)
-    idx = stratified_indices(groups, n_resamples, seed)
+    idx = resample_indices(len(groups), n_resamples, seed, strata=groups)
     out = {}
     for name, fn in (("theil_index", theil_index), ("accuracy", lambda a, b: (a == b).mean(-1))):
-        lo, hi = percentile_ci(fn(y[idx], y_pred[idx]), confidence)
+        lo, hi = percentile_interval(fn(y[idx], y_pred[idx]), confidence)
         out[name] = (float(fn(y, y_pred)), (float(lo), float(hi)))
     return out

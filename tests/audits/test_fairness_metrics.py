@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from evalsuite.audits.fairness_metrics import (aif360_pairwise, group_fairness, group_rates, metrics_from_rates,
-                                               stratified_indices, theil_index)
+                                               theil_index)
+from evalsuite.stats import resample_indices
 
 # DESIGN.md's fairness oracle (privileged a=1).
 A = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0])
@@ -74,7 +75,7 @@ def test_rates_and_unsigned_differences_match_fairlearn():
 
 def test_stratified_bootstrap_keeps_group_sizes_and_ci_brackets_value():
     groups = np.array([0] * 7 + [1] * 3 + [2] * 20)
-    idx = stratified_indices(groups, 200, seed=1)
+    idx = resample_indices(len(groups), 200, seed=1, strata=groups)
     assert idx.shape == (200, 30)
     assert all((np.bincount(groups[row], minlength=3) == [7, 3, 20]).all() for row in idx)
     rng = np.random.default_rng(0)
