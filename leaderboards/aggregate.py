@@ -139,22 +139,16 @@ def score_model(model: str, records: dict[str, dict], definition: Definition, lo
                for name, c in categories.items() if c is not None]
     return {"model": model, "overall": combine(present), "coverage": sum(1 for c in categories.values() if c),
             "categories": categories, "tasks": tasks, "efficiency": efficiency_of(records, definition),
-            "privacy_utility": _privacy_utility(records), "fairness_groups": _fairness_groups(records)}
+            "privacy_utility": _detail_rows(records, "privacy_utility", "source"),
+            "fairness_groups": _detail_rows(records, "groups", "task")}
 
 
-def _privacy_utility(records: dict[str, dict]) -> list[dict]:
+def _detail_rows(records: dict[str, dict], detail: str, task_key: str) -> list[dict]:
+    """Every record's details[detail] rows (privacy-utility points, per-group rates), tagged with the task."""
     rows = []
     for task, record in sorted(records.items()):
-        for point in (record.get("details") or {}).get("privacy_utility") or []:
-            rows.append({"source": task, **point})
-    return rows
-
-
-def _fairness_groups(records: dict[str, dict]) -> list[dict]:
-    rows = []
-    for task, record in sorted(records.items()):
-        for group in (record.get("details") or {}).get("groups") or []:
-            rows.append({"task": task, **group})
+        for row in (record.get("details") or {}).get(detail) or []:
+            rows.append({task_key: task, **row})
     return rows
 
 

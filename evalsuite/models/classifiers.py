@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from evalsuite.errors import UserError, require
+from evalsuite.models.hf_loading import HFAdapter
 
 
 def _one_hot(predictions: Sequence[Any], labels: Sequence[Any]) -> np.ndarray:
@@ -52,46 +53,23 @@ def _existing_file(spec: str | Path, kind: str) -> Path:
     return path
 
 
-class HFSequenceClassifier:
+class HFSequenceClassifier(HFAdapter):
     """A transformers sequence classifier over texts."""
 
     capabilities = frozenset({"classify"})
+    AUTO_CLASS, ADAPTER, KIND = "AutoModelForSequenceClassification", "hf-classifier", "sequence classifier"
 
     def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
                  trust_remote_code: bool = False, max_length: int | None = None, batch_size: int = 32,
                  progress: bool = True, name: str | None = None, token_budget: int | None = None):
-        from transformers import AutoModelForSequenceClassification
-
-        from evalsuite.models.hf_loading import (device_and_dtype, load_pretrained, max_length_of,
-                                                 quiet_transformers, require_local)
-
-        quiet_transformers(progress)
-        self.folder = require_local(spec, "classifier")
-        self.name = name or spec
-        self.device, self.dtype = device_and_dtype(device, dtype)
-        self.tokenizer, self.model = load_pretrained(AutoModelForSequenceClassification, self.folder, spec,
-                                                     "sequence classifier", dtype=self.dtype, device=self.device,
-                                                     trust_remote_code=trust_remote_code)
+        super().__init__(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                         max_length=max_length, progress=progress, name=name)
         config = self.model.config
         self.labels = [str(config.id2label.get(i, i)) for i in range(config.num_labels)]
-        self.max_length = max_length or max_length_of(config, self.tokenizer)
         self.batch_size = batch_size
-        self._fingerprint = None
         if self.tokenizer.pad_token is None:  # GPT-style tokenizers: pad with EOS, the model ignores it by mask
             self.tokenizer.pad_token = self.tokenizer.eos_token
             config.pad_token_id = self.tokenizer.pad_token_id
-
-    @property
-    def module(self):
-        return self.model
-
-    def fingerprint(self) -> dict:
-        from evalsuite.models.hf_loading import folder_fingerprint
-
-        if self._fingerprint is None:
-            self._fingerprint = folder_fingerprint("hf-classifier", self.name, self.folder, self.dtype,
-                                                   max_length=self.max_length)
-        return self._fingerprint
 
     def classify(self, inputs: Sequence[str]) -> np.ndarray:
         import torch

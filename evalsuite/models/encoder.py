@@ -12,44 +12,26 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from evalsuite.models.hf_loading import HFAdapter
 
-class HFEncoder:
+
+class HFEncoder(HFAdapter):
     """A mean-pooled transformers encoder behind the Encoder protocol."""
 
     capabilities = frozenset({"embed"})
+    AUTO_CLASS, ADAPTER, KIND = "AutoModel", "hf-encoder", "transformer encoder"
 
     def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
                  trust_remote_code: bool = False, max_length: int | None = None, batch_size: int = 64,
                  normalize: bool = False, progress: bool = True, name: str | None = None,
                  token_budget: int | None = None):
-        from transformers import AutoModel
-
-        from evalsuite.models.hf_loading import (device_and_dtype, load_pretrained, max_length_of,
-                                                 quiet_transformers, require_local)
-
-        quiet_transformers(progress)
-        self.folder = require_local(spec, "encoder")
-        self.name = name or spec
-        self.device, self.dtype = device_and_dtype(device, dtype)
-        self.tokenizer, self.model = load_pretrained(AutoModel, self.folder, spec, "transformer encoder",
-                                                     dtype=self.dtype, device=self.device,
-                                                     trust_remote_code=trust_remote_code)
-        self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
+        super().__init__(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                         max_length=max_length, progress=progress, name=name)
         self.batch_size = batch_size
         self.normalize = normalize in (True, 1, "1", "true", "True")
-        self._fingerprint = None
 
-    @property
-    def module(self):
-        return self.model
-
-    def fingerprint(self) -> dict:
-        from evalsuite.models.hf_loading import folder_fingerprint
-
-        if self._fingerprint is None:
-            self._fingerprint = folder_fingerprint("hf-encoder", self.name, self.folder, self.dtype,
-                                                   pooling="mean", normalize=self.normalize)
-        return self._fingerprint
+    def fingerprint_extra(self) -> dict:
+        return {"pooling": "mean", "normalize": self.normalize}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import torch

@@ -14,8 +14,7 @@ import os
 from collections.abc import Sequence
 from evalsuite.errors import UserError
 from evalsuite.models.base import OnResult
-from evalsuite.models.hf_loading import (device_and_dtype, folder_fingerprint, load_pretrained, max_length_of,
-                                         quiet_transformers, require_local)
+from evalsuite.models.hf_loading import HFAdapter
 from evalsuite.requests import (Generate, Loglikelihood, LoglikelihoodResult, LoglikelihoodRolling,
                                 RollingResult)
 
@@ -23,41 +22,21 @@ from evalsuite.requests import (Generate, Loglikelihood, LoglikelihoodResult, Lo
 DEFAULT_CPU_BUDGET, DEFAULT_GPU_BUDGET = 1024, 65536
 
 
-class HFCausalLM:
+class HFCausalLM(HFAdapter):
     """A Hugging Face causal LM behind the LanguageModel protocol."""
 
     capabilities = frozenset({"loglikelihood", "loglikelihood_rolling", "generate"})
+    AUTO_CLASS, ADAPTER, KIND = "AutoModelForCausalLM", "hf", "causal LM"
 
     def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
                  trust_remote_code: bool = False, token_budget: int | None = None,
                  max_length: int | None = None, progress: bool = True, name: str | None = None):
-        from transformers import AutoModelForCausalLM
-
-        quiet_transformers(progress)
-        folder = require_local(spec, "model")
-        self.name = name or spec
-        self.folder = folder
-        self.device, self.dtype = device_and_dtype(device, dtype)
-        self.tokenizer, self.model = load_pretrained(AutoModelForCausalLM, folder, spec, "causal LM",
-                                                     dtype=self.dtype, device=self.device,
-                                                     trust_remote_code=trust_remote_code)
-        self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
+        super().__init__(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                         max_length=max_length, progress=progress, name=name)
         self.token_budget = token_budget or (DEFAULT_GPU_BUDGET if self.device.type == "cuda" else DEFAULT_CPU_BUDGET)
         self.show_progress = progress
-        self._fingerprint = None
         self._scorer = None
         self.tokens_processed = 0  # tokens fed to the model (cached answers cost none)
-
-    # -- identity ------------------------------------------------------------
-    @property
-    def module(self):
-        return self.model
-
-    def fingerprint(self) -> dict:
-        if self._fingerprint is None:
-            self._fingerprint = folder_fingerprint("hf", self.name, self.folder, self.dtype,
-                                                   max_length=self.max_length)
-        return self._fingerprint
 
     # -- tokenization (lm-eval rules) -----------------------------------------
     @property

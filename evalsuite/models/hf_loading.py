@@ -89,3 +89,43 @@ def max_length_of(config, tokenizer) -> int:
             return value
     value = getattr(tokenizer, "model_max_length", None)
     return value if isinstance(value, int) and value < 10**7 else 2048
+
+
+class HFAdapter:
+    """What every transformers-backed adapter shares: offline loading, `module`, a cached fingerprint.
+
+    Subclasses name their transformers auto class (by attribute name, so nothing heavy is imported
+    until a model is loaded), their adapter id and what the folder must hold, and may add
+    fingerprint fields in `fingerprint_extra`.
+    """
+
+    AUTO_CLASS = "AutoModel"
+    ADAPTER = "hf"
+    KIND = "model"
+
+    def __init__(self, spec: str, *, device: str | None, dtype: str | None, trust_remote_code: bool,
+                 max_length: int | None, progress: bool, name: str | None):
+        import transformers
+
+        quiet_transformers(progress)
+        self.folder = require_local(spec, "model")
+        self.name = name or spec
+        self.device, self.dtype = device_and_dtype(device, dtype)
+        self.tokenizer, self.model = load_pretrained(getattr(transformers, self.AUTO_CLASS), self.folder, spec,
+                                                     self.KIND, dtype=self.dtype, device=self.device,
+                                                     trust_remote_code=trust_remote_code)
+        self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
+        self._fingerprint = None
+
+    @property
+    def module(self):
+        return self.model
+
+    def fingerprint_extra(self) -> dict:
+        return {"max_length": self.max_length}
+
+    def fingerprint(self) -> dict:
+        if self._fingerprint is None:
+            self._fingerprint = folder_fingerprint(self.ADAPTER, self.name, self.folder, self.dtype,
+                                                   **self.fingerprint_extra())
+        return self._fingerprint
