@@ -15,6 +15,8 @@ and raised at once in a `PluginError` that names the plugin.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -30,7 +32,7 @@ from typing import Any
 from evalsuite.errors import PluginError, UserError, suggest
 
 ENTRY_POINT_GROUP = "evalsuite"
-KINDS = ("task", "model", "metric", "audit", "explainer", "privacy")
+KINDS = ("task", "model", "metric", "audit", "explainer", "privacy", "command")
 _MARK = "__evalsuite_plugin__"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
@@ -71,6 +73,9 @@ metric = _marker("metric")
 audit = _marker("audit")
 explainer = _marker("explainer")
 privacy = _marker("privacy")
+# A command: `configure(parser: argparse.ArgumentParser) -> handler`, where handler(args) -> exit code.
+# The parser is the subcommand's own; configure adds its arguments and imports nothing heavy.
+command = _marker("command")
 
 
 def _validate(kind: str, name: str, obj: Any) -> list[str]:
@@ -91,6 +96,22 @@ def _validate(kind: str, name: str, obj: Any) -> list[str]:
         if required:
             problems.append(f"task '{name}' must be callable with no arguments (required: {', '.join(required)})")
     return problems
+
+
+def declared_task_names(file: Path) -> set[str]:
+    """Task names a Python file declares with a literal `@task("name")` decorator, read without running it."""
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8"), filename=str(file))
+    except (SyntaxError, UnicodeDecodeError, OSError) as exc:
+        raise PluginError(f"plugin 'local': task file '{file}' cannot be read ({exc}); fix the file") from None
+    found = set()
+    for node in ast.walk(tree):
+        for deco in getattr(node, "decorator_list", ()):
+            func = getattr(deco, "func", None)
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            if name == "task" and deco.args and isinstance(deco.args[0], ast.Constant):
+                found.add(str(deco.args[0].value))
+    return found
 
 
 def _marked_objects(module: ModuleType) -> Iterator[tuple[str, str, str | None, Any]]:
@@ -159,24 +180,32 @@ class Registry:
                 raise PluginError(f"plugin '{ep.name}' failed to import '{ep.value}': {exc}") from exc
             self.register_module(ep.name, module)
 
-    def load_path(self, path: str | Path, plugin: str = "local") -> list[Entry]:
-        """Register the Python task files of a user's folder (lm-eval YAML is handled elsewhere)."""
+    def load_path(self, path: str | Path, plugin: str = "local", names: list[str] | None = None) -> list[Entry]:
+        """Register the Python task files of a user's folder (lm-eval YAML is handled elsewhere).
+
+        With `names`, only the files whose source declares one of those tasks (`@task("name")`,
+        found by reading the file, not running it) are imported: code runs only where a run needs it.
+        """
         folder = Path(path)
         if not folder.is_dir():
             raise UserError(f"--tasks-path '{path}' is not a directory; pass a folder of task files")
+        wanted = None if names is None else {n.split("/", 1)[-1] for n in names}
         entries = []
         for file in sorted(folder.glob("*.py")):
+            if wanted is not None and not wanted & declared_task_names(file):
+                continue
             if file.resolve() in self._loaded_files:  # a second load would re-register new objects: refused
                 entries += self._loaded_files[file.resolve()]
                 continue
-            mod_name = f"evalsuite_local_{abs(hash(str(file.resolve())))}_{file.stem}"
+            mod_name = f"evalsuite_local_{hashlib.sha256(str(file.resolve()).encode()).hexdigest()[:12]}_{file.stem}"
             spec = importlib.util.spec_from_file_location(mod_name, file)
             module = importlib.util.module_from_spec(spec)
             sys.modules[mod_name] = module
             try:
                 spec.loader.exec_module(module)
             except Exception as exc:
-                raise PluginError(f"plugin '{plugin}': task file '{file}' failed to import: {exc}") from exc
+                raise PluginError(f"plugin '{plugin}': task file '{file}' failed to import: "
+                                  f"{type(exc).__name__}: {exc}") from exc
             self._loaded_files[file.resolve()] = self.register_module(plugin, module)
             entries += self._loaded_files[file.resolve()]
         return entries

@@ -1,18 +1,23 @@
-"""`run()`: the one entry point the CLI and Python users share.
+"""`run()`: the one place work happens. The CLI, every command preset and Python users call it.
 
-Resolve tasks (cheap, so typos fail before a model is loaded), resolve and
-load the model, then per task: ask the model through the cached engine, score
-samples, reduce metrics with confidence intervals, and write one record per
-(model, task) atomically and index it in the results store.
+Stages (docs/architecture.md has the picture):
+1. plan: check the config, resolve task names, bind each task's typed options, resolve the
+   model spec, build the tasks (their data is read here) — every problem is collected and
+   raised once, before a model is loaded or anything is written;
+2. build the model once through the model factory;
+3. per task: ask the model through the cached engine (or run the job), reduce metrics with
+   confidence intervals, write one record atomically and index it in the results store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import secrets
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,19 +29,20 @@ CACHE_FILE, STORE_FILE = "cache.sqlite", "index.sqlite"
 
 
 @dataclass
-class ResolvedTask:
+class PlannedTask:
+    """One task of a run: its name, where it comes from, its typed options and its built Task or Job."""
+
     name: str
     source: str  # "native" or "lm-eval"
-    entry: object = None  # the registry entry of a native task
-    spec: object = None  # a ready-built Task or Job (Python callers and commands such as `evalsuite audit`)
+    entry: object = None  # registry entry of a native task (None for a ready-built spec)
+    spec: object = None  # the built Task or Job
+    options: dict = field(default_factory=dict)
+    folder: str = ""  # record folder inside the run folder, unique within the run
 
-    def build(self, options: dict | None = None):
-        """The Task or Job; a task function's own keyword parameters are filled from `--task-args`."""
-        if self.spec is not None:
-            return self.spec
-        factory = self.entry.obj
-        accepted = inspect.signature(factory).parameters
-        return factory(**{k: v for k, v in (options or {}).items() if k in accepted})
+    def declared(self) -> dict:
+        from evalsuite.options import declared_options
+
+        return declared_options(self.entry.obj) if self.entry is not None else {}
 
     def code_hash_source(self) -> str:
         """The source a task hash covers: the module that defines the task."""
@@ -47,87 +53,173 @@ class ResolvedTask:
             return repr(target)
 
 
-def resolve_tasks(names: list[str], tasks_path: list[str]):
-    from evalsuite.lmeval.tasks import LMEvalTasks
+@dataclass
+class Plan:
+    config: RunConfig
+    tasks: list[PlannedTask]
+    model_spec: object  # evalsuite.models.factory.ModelSpec, or None when the caller gives an adapter
+    lmeval: object = None
 
-    if not names:
-        raise UserError("no tasks given; pass --tasks NAME[,NAME...] (see: evalsuite list tasks)")
-    for folder in tasks_path:
-        REGISTRY.load_path(folder)
-    lmeval = LMEvalTasks(list(tasks_path))
-    resolved = []
-    for name in names:
-        explicit_lmeval = name.startswith("lm_eval/")
-        entry = None if explicit_lmeval else REGISTRY.find("task", name)
+
+def run(config: RunConfig, *, model=None, specs: Mapping[str, object] | None = None, echo=None) -> dict:
+    """Evaluate `config.model` on `config.tasks`; returns the run summary (also in run.json).
+
+    From Python, `model` may be a ready adapter (then `config.model` is its label) and `specs`
+    may map names in `config.tasks` to ready-built Task or Job objects.
+    """
+    try:
+        from evalsuite.progress import log, output
+    except ImportError:  # TEMPORARY until evalsuite/progress.py lands
+        import contextlib
+        log, output = print, lambda quiet: contextlib.nullcontext()
+
+    with output(quiet=not config.progress):
+        plan = plan_run(config, model_given=model is not None, specs=specs or {})
+        if model is None:
+            from evalsuite.models.factory import build_model
+
+            model = build_model(plan.model_spec)
+        return _execute(plan, model, echo or log)
+
+
+# -- planning: everything checked before any work -------------------------------------------------
+
+
+def plan_run(config: RunConfig, *, model_given: bool = False, specs: Mapping[str, object] = ()) -> Plan:
+    problems = list(config.problems())
+    tasks, lmeval = _resolve_tasks(config, specs, problems)
+    _bind_options(tasks, config.task_args, problems)
+    model_spec = None
+    if not model_given:
+        from evalsuite.models.factory import resolve_model_spec
+
+        model_args = {**config.model_args, "progress": config.progress}
+        try:
+            model_spec = resolve_model_spec(config.model, model_args, config.model_flags())
+        except UserError as exc:
+            problems.append(str(exc))
+    if not problems:
+        for task in tasks:  # a task's bad data fails here, before the model loads
+            if task.source == "native" and task.spec is None:
+                try:
+                    task.spec = task.entry.obj(**task.options)
+                except UserError as exc:
+                    problems.append(f"task '{task.name}': {exc}")
+    if problems:
+        raise UserError("; ".join(dict.fromkeys(problems)))
+    _assign_folders(tasks)
+    return Plan(config, tasks, model_spec, lmeval)
+
+
+def _resolve_tasks(config: RunConfig, specs: Mapping[str, object], problems: list[str]):
+    lmeval = None
+    for folder in config.tasks_path:
+        try:
+            REGISTRY.load_path(folder, names=[n for n in config.tasks if n not in specs])
+        except UserError as exc:
+            problems.append(str(exc))
+    tasks = []
+    for name in config.tasks:
+        if name in specs:
+            tasks.append(PlannedTask(name, "native", spec=specs[name]))
+            continue
+        entry = None if name.startswith("lm_eval/") else REGISTRY.find("task", name)
         if entry is not None:
-            resolved.append(ResolvedTask(entry.name, "native", entry))
+            tasks.append(PlannedTask(entry.name, "native", entry))
             continue
         bare = name.removeprefix("lm_eval/")
-        if lmeval.has(bare):
-            resolved.append(ResolvedTask(bare, "lm-eval"))
+        if lmeval is None:
+            from evalsuite.lmeval.tasks import LMEvalTasks
+
+            lmeval = LMEvalTasks(list(config.tasks_path))
+        try:
+            known_to_lmeval = lmeval.has(bare)
+        except UserError as exc:
+            problems.append(str(exc))
+            continue
+        if known_to_lmeval:
+            tasks.append(PlannedTask(bare, "lm-eval"))
             continue
         known = [e.name for e in REGISTRY.entries("task")] + lmeval.names()
-        raise UserError(f"unknown task '{name}'.{suggest(bare, known)} (see: evalsuite list tasks)")
-    return resolved, lmeval
+        problems.append(f"unknown task '{name}'.{suggest(bare, known)} (see: evalsuite list tasks)")
+    return tasks, lmeval
 
 
-def resolve_model(spec: str, options: dict):
-    """`adapter:spec`, a registered model name, or a local/cached Hugging Face model."""
-    from evalsuite.models.hf_loading import resolve_local
-
-    adapter, _, rest = spec.partition(":")
-    if rest and REGISTRY.find("model", adapter) is not None and not Path(spec).exists():
-        return REGISTRY.get("model", adapter).obj(rest, **options)
-    entry = REGISTRY.find("model", spec)
-    if entry is not None:
-        return entry.obj(spec, **options)
-    if resolve_local(spec) is not None:
-        return REGISTRY.get("model", "evalsuite/hf").obj(spec, **options)
-    known = [e.name for e in REGISTRY.entries("model")]
-    raise UserError(f"unknown model '{spec}': not a registered model, a local folder or a cached Hugging Face "
-                    f"model.{suggest(spec, known)} (see: evalsuite list models)")
+def _matches(task: PlannedTask, scope: str) -> bool:
+    return scope in (task.name, task.name.split("/", 1)[-1], f"lm_eval/{task.name}")
 
 
-def run(config: RunConfig, *, echo=print) -> dict:
-    """Evaluate `config.model` on `config.tasks`; returns the run summary (also in run.json)."""
-    tasks, lmeval = resolve_tasks(config.tasks, config.tasks_path)
-    _check_limit(config)
-    _build_native(tasks, config)  # a task's bad data or options fail before the model loads
-    model = resolve_model(config.model, config.adapter_options())
-    return run_resolved(model, tasks, config, lmeval=lmeval, echo=echo)
+def _bind_options(tasks: list[PlannedTask], task_args: Mapping[str, object], problems: list[str]) -> None:
+    """Route `key` to every task that declares it and `task:key` to one task; type and check each value."""
+    from evalsuite.options import bind
+
+    declared = {id(t): t.declared() for t in tasks}
+    given = {id(t): {} for t in tasks}
+    for key, value in task_args.items():
+        scope, colon, bare = str(key).rpartition(":")
+        if colon:
+            targets = [t for t in tasks if _matches(t, scope)]
+            if not targets:
+                problems.append(f"--task-args {key}: '{scope}' is not a selected task "
+                                f"(selected: {', '.join(t.name for t in tasks) or 'none'})")
+        else:
+            targets = [t for t in tasks if bare in declared[id(t)]]
+            if not targets:
+                names = sorted({n for d in declared.values() for n, s in d.items() if not s.meta.internal})
+                where = f" Declared: {', '.join(names)}." if names else " The selected tasks take no options."
+                problems.append(f"--task-args {bare}: no selected task declares it.{suggest(bare, names)}{where} "
+                                "(see: evalsuite describe TASK)")
+        for t in targets:
+            given[id(t)][bare] = value
+    for t in tasks:
+        if t.entry is None and t.source == "native":  # a ready-built spec from Python: options reach it as given
+            t.options = dict(given[id(t)])
+            continue
+        values, more = bind(declared[id(t)], given[id(t)], f"task '{t.name}'", "--task-args")
+        problems.extend(more)
+        t.options = values
 
 
-def _build_native(tasks: list[ResolvedTask], config: RunConfig) -> None:
-    for task in tasks:
-        if task.source == "native" and task.spec is None:
-            task.spec = task.build(config.job_options)
+def _assign_folders(tasks: list[PlannedTask]) -> None:
+    """One record folder per task: two task names that slug alike get distinct folders."""
+    from evalsuite.records import slug
+
+    seen: set[str] = set()
+    for t in tasks:
+        folder = slug(t.name)
+        if folder in seen:
+            folder = f"{folder}-{hashlib.sha256(t.name.encode()).hexdigest()[:8]}"
+        seen.add(folder)
+        t.folder = folder
 
 
-def _check_limit(config: RunConfig) -> None:
-    if config.limit is not None and config.limit < 1:
-        raise UserError(f"--limit must be a positive number of samples, got {config.limit}")
+# -- execution --------------------------------------------------------------------------------------
 
 
-def run_resolved(model, tasks: list[ResolvedTask], config: RunConfig, *, lmeval=None, echo=print) -> dict:
-    """Evaluate an adapter already built on tasks already resolved: one run folder, one record per task.
-
-    `evalsuite run` comes here through `run()`; commands that build their own adapter and job
-    (`evalsuite audit`, `evalsuite finetune`) come here directly, so every result lands the same way.
-    """
+def _execute(plan: Plan, model, echo) -> dict:
     from evalsuite.cache import RequestCache
     from evalsuite.fingerprint import hardware, package_versions
     from evalsuite.records import atomic_write_json, slug, write_record
     from evalsuite.store import ResultsStore
 
-    _check_limit(config)
-    _build_native(tasks, config)
+    from evalsuite.jobs import CATEGORIES, Job
+
+    config, tasks = plan.config, plan.tasks
+    for task in tasks:  # a job that cannot use this model is refused before anything is written
+        if isinstance(task.spec, Job):
+            if task.spec.category not in CATEGORIES:
+                raise UserError(f"task '{task.name}' has category '{task.spec.category}'; "
+                                f"use one of {', '.join(CATEGORIES)}")
+            task.spec.check_model(model, task.name)
     out = config.output_path
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}-{slug(model.name)[:40]}-{secrets.token_hex(3)}"
     run_dir = out / "runs" / run_id
     summary = {"schema_version": 1, "run_id": run_id, "model": model.name, "fingerprint": model.fingerprint(),
                "status": "running", "started_at": started.isoformat(), "finished_at": None,
-               "path": str(run_dir), "config": config.to_json(), "tasks": [t.name for t in tasks], "records": {}}
+               "path": str(run_dir), "config": config.to_json(),
+               "model_spec": plan.model_spec.to_json() if plan.model_spec is not None else None,
+               "tasks": [t.name for t in tasks], "records": {}}
     store = ResultsStore(out / STORE_FILE)
     cache = RequestCache(out / CACHE_FILE) if config.use_cache else None
     try:
@@ -139,20 +231,21 @@ def run_resolved(model, tasks: list[ResolvedTask], config: RunConfig, *, lmeval=
             if config.progress:
                 echo(f"[evalsuite] {task.name} ...")
             if task.source == "native":
-                outcome = _evaluate_native(task, model, cache, config, run_dir / slug(task.name), echo)
+                outcome = _evaluate_native(task, model, cache, config, run_dir / task.folder, echo)
             else:
                 from evalsuite.lmeval.tasks import run_lmeval_task
 
-                outcome = run_lmeval_task(task.name, model, cache, lmeval, limit=config.limit, seed=config.seed)
+                outcome = run_lmeval_task(task.name, model, cache, plan.lmeval, limit=config.limit, seed=config.seed)
             manifest = {"model_fingerprint": model.fingerprint(), "task_hash": outcome["task_hash"],
                         "data_hash": outcome["data_hash"], **env, "limit": config.limit,
+                        "task_options": task.options,
                         "wall_time_s": round(time.perf_counter() - t0, 3),
                         "tokens_processed": getattr(model, "tokens_processed", 0) - tokens0}
             record = {"run_id": run_id, "model": model.name, "task": task.name, "task_source": task.source,
                       "category": outcome.get("category", "capability"), "metrics": outcome["metrics"],
                       "artifacts": outcome.get("artifacts", {}), "details": outcome.get("details", {}),
                       "manifest": manifest}
-            path = write_record(run_dir, task.name, record, outcome["samples"])
+            path = write_record(run_dir, task.folder, record, outcome["samples"])
             store.add_record(run_id, task.name, path, outcome["metrics"])
             summary["records"][task.name] = str(path)
             atomic_write_json(run_dir / "run.json", summary)
@@ -176,18 +269,17 @@ def run_resolved(model, tasks: list[ResolvedTask], config: RunConfig, *, lmeval=
     return summary
 
 
-def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig, folder: Path, echo) -> dict:
+def _evaluate_native(task: PlannedTask, model, cache, config: RunConfig, folder: Path, echo) -> dict:
     import numpy as np
 
     from evalsuite.answering import answer
     from evalsuite.fingerprint import sha256_json, sha256_text
+    from evalsuite.jobs import Job
     from evalsuite.records import metric_entry
     from evalsuite.requests import result_to_json
     from evalsuite.stats import BOOTSTRAP_METHOD, bootstrap_ci
 
-    from evalsuite.jobs import Job
-
-    spec = task.build()
+    spec = task.spec
     if isinstance(spec, Job):
         return _evaluate_job(task, spec, model, cache, config, folder, echo)
     docs = list(spec.docs)[: config.limit] if config.limit else list(spec.docs)
@@ -218,17 +310,14 @@ def _evaluate_native(task: ResolvedTask, model, cache, config: RunConfig, folder
             "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs)}
 
 
-def _evaluate_job(task: ResolvedTask, job, model, cache, config: RunConfig, folder: Path, echo) -> dict:
+def _evaluate_job(task: PlannedTask, job, model, cache, config: RunConfig, folder: Path, echo) -> dict:
     from evalsuite.fingerprint import sha256_text
-    from evalsuite.jobs import CATEGORIES, JobContext
+    from evalsuite.jobs import JobContext
 
-    if job.category not in CATEGORIES:
-        raise UserError(f"task '{task.name}' has category '{job.category}'; use one of {', '.join(CATEGORIES)}")
-    job.check_model(model, task.name)
     folder.mkdir(parents=True, exist_ok=True)
     ctx = JobContext(artifacts_dir=folder, seed=config.seed, limit=config.limit,
                      bootstrap_resamples=config.bootstrap_resamples, cache=cache, progress=config.progress,
-                     echo=echo, options=dict(config.job_options))
+                     echo=echo, options=dict(task.options))
     outcome = job.run(model, ctx)
     missing = [f for f in outcome.artifacts.values() if not (folder / f).is_file()]
     if missing:

@@ -22,7 +22,7 @@ def demo_run(tmp_path_factory):
 
 
 def test_main_job_prints_a_results_table(demo_run):
-    from evalsuite.cli import DEFAULT_SUITE
+    from evalsuite.commands import DEFAULT_SUITE
 
     stdout, records = demo_run
     assert set(records) == {f"evalsuite/{name}" for name in DEFAULT_SUITE}

@@ -1,72 +1,96 @@
 """First-party model adapters, registered as the `model` kind.
 
-A model factory takes the model spec (a hub id, a path, or nothing for a
-built-in model) and adapter options, and returns an adapter. Factories import
-their heavy dependencies only when called.
+A model factory takes the adapter's target (a hub id, a path, or nothing for a
+built-in model) and its declared keyword-only options (see evalsuite.options):
+the model factory (evalsuite.models.factory) refuses any other option before a
+model is loaded. Factories import their heavy dependencies only when called.
 """
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
+from evalsuite.options import Option
 from evalsuite.registry import model
+
+Device = Annotated[str | None, Option("cpu, cuda, cuda:N (default: cuda when present)")]
+Dtype = Annotated[Literal["float32", "bfloat16", "float16", "fp32", "bf16", "fp16"] | None,
+                  Option("weights dtype (default: bfloat16 on CUDA, float32 on CPU)")]
+TrustRemoteCode = Annotated[bool, Option("run Python code shipped in the model folder (off unless asked)")]
+MaxLength = Annotated[int | None, Option("context length override (default: the model's)", min=1)]
+TokenBudget = Annotated[int | None, Option("padded tokens per forward batch", min=1)]
+BatchSize = Annotated[int, Option("inputs per forward batch", min=1)]
+AllowPickle = Annotated[bool, Option("load a pickle/joblib or torch.save'd file: this runs code from the file, "
+                                     "so only for files you trust")]
+Name = Annotated[str | None, Option("display name", internal=True)]
+Progress = Annotated[bool, Option("show loading progress", internal=True)]
 
 
 @model("hf", description="Any causal LM transformers loads: a local folder or a cached hub id (hf:SPEC)")
-def hf(spec: str, **options):
+def hf(spec: str, *, device: Device = None, dtype: Dtype = None, trust_remote_code: TrustRemoteCode = False,
+       token_budget: TokenBudget = None, max_length: MaxLength = None, name: Name = None,
+       progress: Progress = True):
     from evalsuite.models.hf import HFCausalLM
 
-    return HFCausalLM(spec, **options)
+    return HFCausalLM(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                      token_budget=token_budget, max_length=max_length, name=name, progress=progress)
 
 
 @model("demo", description="Built-in GPT-style demo model trained on the project's synthetic world")
-def demo(spec: str = "demo", **options):
+def demo(spec: str = "demo", *, device: Device = None, dtype: Dtype = None, token_budget: TokenBudget = None,
+         max_length: MaxLength = None, name: Name = None, progress: Progress = True):
     from evalsuite.demo import WEIGHTS_DIR
     from evalsuite.models.hf import HFCausalLM
 
-    options.setdefault("name", "demo")
-    return HFCausalLM(str(WEIGHTS_DIR), **options)
-
-
-# Options every adapter is given by the run config; adapters without a torch model take none of them.
-_TORCH_ONLY = ("device", "dtype", "token_budget", "max_length", "trust_remote_code", "progress")
-
-
-def _without_torch_options(options: dict) -> dict:
-    return {k: v for k, v in options.items() if k not in _TORCH_ONLY}
+    return HFCausalLM(str(WEIGHTS_DIR), device=device, dtype=dtype, token_budget=token_budget,
+                      max_length=max_length, name=name or "demo", progress=progress)
 
 
 @model("hf-classifier", description="A transformers sequence classifier over texts (hf-classifier:PATH)")
-def hf_classifier(spec: str, **options):
+def hf_classifier(spec: str, *, device: Device = None, dtype: Dtype = None,
+                  trust_remote_code: TrustRemoteCode = False, max_length: MaxLength = None,
+                  batch_size: BatchSize = 32, name: Name = None, progress: Progress = True):
     from evalsuite.models.classifiers import HFSequenceClassifier
 
-    return HFSequenceClassifier(spec, **options)
+    return HFSequenceClassifier(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
+                                max_length=max_length, batch_size=batch_size, name=name, progress=progress)
 
 
 @model("hf-encoder", description="A transformers encoder, mean-pooled sentence embeddings (hf-encoder:PATH)")
-def hf_encoder(spec: str, **options):
+def hf_encoder(spec: str, *, device: Device = None, dtype: Dtype = None, trust_remote_code: TrustRemoteCode = False,
+               max_length: MaxLength = None, batch_size: BatchSize = 64,
+               normalize: Annotated[bool, Option("L2-normalise the embeddings")] = False, name: Name = None,
+               progress: Progress = True):
     from evalsuite.models.encoder import HFEncoder
 
-    return HFEncoder(spec, **options)
+    return HFEncoder(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code, max_length=max_length,
+                     batch_size=batch_size, normalize=normalize, name=name, progress=progress)
 
 
-@model("sklearn", description="A fitted scikit-learn classifier saved with joblib (sklearn:FILE)")
-def sklearn_classifier(spec: str, **options):
+@model("sklearn", description="A fitted scikit-learn classifier: skops file, or joblib with allow_pickle=true "
+       "(sklearn:FILE)")
+def sklearn_classifier(spec: str, *, allow_pickle: AllowPickle = False, name: Name = None):
     from evalsuite.models.classifiers import SklearnClassifier
 
-    return SklearnClassifier(spec, **_without_torch_options(options))
+    return SklearnClassifier(spec, allow_pickle=allow_pickle, name=name)
 
 
-@model("torch", description="A torch module over feature rows: TorchScript or torch.save'd module (torch:FILE)")
-def torch_classifier(spec: str, **options):
+@model("torch", description="A torch module over feature rows: TorchScript, or torch.save'd with allow_pickle=true "
+       "(torch:FILE)")
+def torch_classifier(spec: str, *, device: Device = None, allow_pickle: AllowPickle = False,
+                     labels: Annotated[list[str] | None, Option("class names, in output order")] = None,
+                     name: Name = None):
     from evalsuite.models.classifiers import TorchClassifier
 
-    kept = _without_torch_options(options)
-    if "device" in options:
-        kept["device"] = options["device"]
-    return TorchClassifier(spec, **kept)
+    return TorchClassifier(spec, device=device, allow_pickle=allow_pickle, labels=labels, name=name)
 
 
 @model("predictions", description="Stored predictions instead of a model (predictions:FILE, column=...)")
-def predictions_file(spec: str, **options):
+def predictions_file(spec: str, *, column: Annotated[str, Option("the predicted-label column")] = "prediction",
+                     score_column: Annotated[str | None, Option("a score/probability column")] = None,
+                     id_column: Annotated[str | None, Option("join on this id column instead of row order")] = None,
+                     labels: Annotated[list[str] | None, Option("class names")] = None, name: Name = None):
     from evalsuite.models.classifiers import PredictionsFile
 
-    return PredictionsFile(spec, **_without_torch_options(options))
+    return PredictionsFile(spec, column=column, score_column=score_column, id_column=id_column, labels=labels,
+                           name=name)

@@ -1,0 +1,100 @@
+"""The model factory: the only place a model adapter is built.
+
+A `ModelSpec` is resolved once per run from what the user gave (`--model`, the
+run-wide flags `--device/--dtype/--token-budget/--max-length/--trust-remote-code`,
+and `--model-args`): which registered adapter, which target, and the typed values
+of the options that adapter declares. Every problem with them (an unknown or badly
+typed option, a flag the adapter does not take, a device this machine lacks) is
+one error raised before anything is loaded or written. The runner builds the
+adapter from the spec and hands it to every task and job; a job that needs a
+second model (a reference model, a fine-tuned checkpoint) builds it here too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from evalsuite.errors import UserError, suggest
+from evalsuite.options import bind, declared_options
+from evalsuite.registry import REGISTRY
+
+_DEVICE = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model to build: the adapter (registry name), its target and its typed options."""
+
+    source: str  # as the user gave it
+    adapter: str  # e.g. "evalsuite/hf"
+    target: str  # the adapter's path/id/file
+    options: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "adapter": self.adapter, "target": self.target,
+                "options": {k: v for k, v in self.options.items() if k not in ("progress",)}}
+
+
+def _entry_and_target(source: str):
+    from evalsuite.models.hf_loading import resolve_local
+
+    adapter, _, rest = source.partition(":")
+    if rest and REGISTRY.find("model", adapter) is not None and not Path(source).exists():
+        return REGISTRY.get("model", adapter), rest
+    entry = REGISTRY.find("model", source)
+    if entry is not None:
+        return entry, source
+    if resolve_local(source) is not None:
+        return REGISTRY.get("model", "evalsuite/hf"), source
+    known = [e.name for e in REGISTRY.entries("model")]
+    raise UserError(f"unknown model '{source}': not a registered model, a local folder or a cached Hugging Face "
+                    f"model.{suggest(source, known)} (see: evalsuite list models)")
+
+
+def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict | None = None) -> ModelSpec:
+    """Check and type every model option at once; `flags` are the run-wide ones (None = not given)."""
+    entry, target = _entry_and_target(source)
+    specs = declared_options(entry.obj, skip=("spec",))
+    owner = f"model adapter '{entry.short_name}'"
+    problems = []
+    given = {}
+    for key, value in (flags or {}).items():
+        if value is None or value is False and key == "trust_remote_code":
+            continue
+        if key not in specs:
+            problems.append(f"--{key.replace('_', '-')} does not apply to {owner}; leave it out")
+            continue
+        given[key] = value
+    given.update(model_args or {})
+    values, more = bind(specs, given, owner, "--model-args")
+    problems += more
+    device = values.get("device")
+    if device is not None and not _DEVICE.match(str(device)):
+        problems.append(f"--device '{device}' is not a device; use cpu, cuda or cuda:N")
+    elif device is not None and str(device).startswith("cuda") and not _cuda_available(str(device)):
+        problems.append(f"--device {device}: no such CUDA device on this machine; use --device cpu")
+    if problems:
+        raise UserError("; ".join(problems))
+    return ModelSpec(source, entry.name, target, values)
+
+
+def _cuda_available(device: str) -> bool:
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    index = int(device.partition(":")[2] or 0)
+    return index < torch.cuda.device_count()
+
+
+def build_model(spec: ModelSpec):
+    """The adapter for `spec` (loads the model)."""
+    entry = REGISTRY.get("model", spec.adapter)
+    return entry.obj(spec.target, **spec.options)
+
+
+def load_model(source: str, **options):
+    """Resolve and build in one step, for jobs that need a second model (options as Python values)."""
+    return build_model(resolve_model_spec(source, options))
