@@ -68,7 +68,8 @@ class RunConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 out.append(f"{flag} must be a whole number, got {value!r}")
             elif value < low or (high is not None and value > high):
-                bound = f"between {low} and {high:,}" if high is not None else f"at least {low}"
+                bound = (f"between {low} and {high:,}" if low != 1 else f"a positive number up to {high:,}") \
+                    if high is not None else f"at least {low}"
                 out.append(f"{flag} must be {bound}, got {value}")
         problem = writable_folder_problem(self.output_path, "--output-dir")
         if problem:

@@ -17,7 +17,7 @@ def _direction(m: dict) -> str:
     return {"higher": "higher is better", "lower": "lower is better"}.get(m["direction"], m["direction"])
 
 
-def results_table(records: list[dict]) -> str:
+def results_table(records: list[dict], wide: bool = False) -> str:
     rows = [("task", "metric", "value", "95% CI", "n", "direction")]
     for rec in records:
         for name, m in rec["metrics"].items():

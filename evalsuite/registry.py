@@ -87,14 +87,12 @@ def _validate(kind: str, name: str, obj: Any) -> list[str]:
     if not callable(obj):
         problems.append(f"{kind} '{name}' is not callable")
         return problems
-    if kind == "task":
-        required = [
-            p.name
-            for p in inspect.signature(obj).parameters.values()
-            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
-        if required:
-            problems.append(f"task '{name}' must be callable with no arguments (required: {', '.join(required)})")
+    if kind in ("task", "model"):  # options are passed by keyword, so every parameter must take one
+        positional = [p.name for p in inspect.signature(obj).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL)]
+        if positional:
+            problems.append(f"{kind} '{name}' has positional-only parameters ({', '.join(positional)}); "
+                            "declare options as keyword parameters")
     return problems
 
 

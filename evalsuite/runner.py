@@ -155,7 +155,8 @@ def _bind_options(tasks: list[PlannedTask], task_args: Mapping[str, object], pro
 
     declared = {id(t): t.declared() for t in tasks}
     given = {id(t): {} for t in tasks}
-    for key, value in task_args.items():
+    # Bare keys first, scoped ones after: `task:key` overrides `key` for its task whatever the order given.
+    for key, value in sorted(task_args.items(), key=lambda kv: ":" in str(kv[0])):
         scope, colon, bare = str(key).rpartition(":")
         if colon:
             targets = [t for t in tasks if _matches(t, scope)]
