@@ -30,6 +30,7 @@ import numpy as np
 from evalsuite.audits.probe_data import DATA_DIR, load_yaml
 from evalsuite.errors import UserError
 from evalsuite.jobs import Job, JobContext, JobOutcome
+from evalsuite.stats import percentile_interval, resample_indices
 from evalsuite.task_types import HIGHER, ideal
 
 BUILTIN = DATA_DIR / "seat_tests.yaml"
@@ -91,13 +92,14 @@ def weat(X, Y, A, B, *, ddof: int = DEFAULT_DDOF, n_permutations: int = 10000, e
     s_x, s_y = associations(X, A, B), associations(Y, A, B)
     p, exact, count = permutation_p_value(s_x, s_y, n_permutations=n_permutations, exact_limit=exact_limit,
                                           seed=seed)
-    rng = np.random.default_rng(seed)
-    bx = s_x[rng.integers(0, len(s_x), (n_resamples, len(s_x)))]
-    by = s_y[rng.integers(0, len(s_y), (n_resamples, len(s_y)))]
-    pooled = np.concatenate([bx, by], axis=1)
+    # The shared bootstrap (evalsuite.stats), stratified by set: X rows are redrawn from X, Y rows from Y.
+    pooled = np.concatenate([s_x, s_y])
+    idx = resample_indices(len(pooled), n_resamples, seed, strata=np.repeat([0, 1], [len(s_x), len(s_y)]))
+    drawn = pooled[idx]
+    bx, by = drawn[:, :len(s_x)], drawn[:, len(s_x):]
     with np.errstate(invalid="ignore", divide="ignore"):
-        boot = (bx.mean(1) - by.mean(1)) / pooled.std(axis=1, ddof=ddof)
-    lo, hi = np.nanquantile(boot, [0.025, 0.975])
+        boot = (bx.mean(1) - by.mean(1)) / drawn.std(axis=1, ddof=ddof)
+    lo, hi = percentile_interval(boot, 0.95)
     return WeatResult(effect_size_from(s_x, s_y, ddof), p, exact, count, (float(lo), float(hi)), ddof,
                       len(s_x), len(s_y))
 

@@ -36,10 +36,14 @@ def _evaluate(config):
     from evalsuite.leaderboards.policy import load_policy
     from evalsuite.leaderboards.results import open_store, select_records
 
+    from evalsuite.config import MAX_SEED
+
     opts = _options(config)
     try:
         if not opts["policy"] or not opts["candidate"]:
             raise UserError("the evalsuite gate needs --evalsuite-policy FILE and --evalsuite-candidate RUN")
+        if not 0 <= opts["seed"] <= MAX_SEED:
+            raise UserError(f"--evalsuite-seed must be from 0 to {MAX_SEED:,}, got {opts['seed']:,}")
         policy = load_policy(opts["policy"])
         if policy.needs_baseline and not opts["baseline"]:
             raise UserError(f"policy '{opts['policy']}' has regression rules; pass --evalsuite-baseline RUN")

@@ -13,8 +13,19 @@ standard error (s - lo)/z below and (hi - s)/z above, items are taken as
 independent, so the weighted mean's lower end is S - sqrt(sum (w_i (s_i - lo_i))^2) / sum w_i
 (z cancels), and likewise above. Independence is exact across tasks on
 different data and optimistic for metrics of one record (they share samples).
-An item without an interval (an accountant's epsilon, throughput) counts as
-exact and the combined interval is marked `ci_complete: false`.
+An item without an interval (an accountant's epsilon) counts as exact and the
+combined interval is marked `ci_complete: false`.
+
+Efficiency (tokens per second from the manifests) moves with machine load, so
+one timing is not a result: each timed task's throughput is scored on a log
+scale per record, averaged over its repeats (the model's records of that task
+across runs), with a Student-t interval over the repeats. Only when every timed
+task has `efficiency.min_repeats` timings does efficiency count in the overall;
+otherwise it is reported with weight 0 (`counted: false`).
+
+Ranking (evalsuite.leaderboards.ranking) shows the uncertainty: ranks only
+among models scored on the same, most complete set of categories, a rank range
+where overall intervals overlap, and partial-coverage rows after them, marked.
 """
 
 from __future__ import annotations
@@ -71,21 +82,68 @@ def _score_metric(entry: dict, rule: Rule, record: dict, load_samples: Callable)
                         "definition") from None
 
 
-def efficiency_of(records: dict[str, dict], definition: Definition) -> dict | None:
-    """Throughput over every record that counted tokens: total tokens / total wall time, on a log scale."""
-    timed = [r.get("manifest") or {} for r in records.values()]
-    timed = [m for m in timed if (m.get("tokens_processed") or 0) > 0 and (m.get("wall_time_s") or 0) > 0]
+# Student t 97.5% quantiles for 1..30 degrees of freedom; beyond, the Cornish-Fisher expansion (error < 1e-5).
+_T975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.306, 2.2622, 2.2281, 2.201, 2.1788, 2.1604,
+         2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.093, 2.086, 2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555,
+         2.0518, 2.0484, 2.0452, 2.0423)
+
+
+def t_quantile_975(df: int) -> float:
+    """The 97.5% quantile of Student's t with `df` degrees of freedom (the 95% two-sided multiplier)."""
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959963984540054
+    return (z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
+
+
+def _timed(manifest: dict | None) -> tuple[float, float] | None:
+    m = manifest or {}
+    tokens, seconds = m.get("tokens_processed") or 0, m.get("wall_time_s") or 0
+    ok = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+             for v in (tokens, seconds))
+    return (float(tokens), float(seconds)) if ok else None
+
+
+def efficiency_of(records: dict[str, dict], definition: Definition,
+                  timings: dict[str, list[dict]] | None = None) -> dict | None:
+    """Throughput of one model: pooled tokens/s of its newest records, and a score with an interval from repeats.
+
+    `timings` maps task -> the manifests of every record of that task (all of the model's runs); without
+    it each task has one timing (its newest record). Per timed task, each timing scores
+    log(rate / floor) / log(ceiling / floor); the task's score is their mean with a t-interval over the
+    repeats, and the model's score is the equal-weight mean over tasks (intervals combined as above).
+    """
+    timed = {task: _timed(r.get("manifest")) for task, r in records.items()}
+    timed = {task: t for task, t in timed.items() if t is not None}
     if not timed:
         return None
-    tokens = sum(m["tokens_processed"] for m in timed)
-    seconds = sum(m["wall_time_s"] for m in timed)
-    rate = tokens / seconds
-    score = math.log(rate / definition.efficiency_floor) / math.log(
-        definition.efficiency_ceiling / definition.efficiency_floor)
-    return {"tokens_per_s": rate, "tokens": tokens, "wall_time_s": seconds, "score": score, "n_records": len(timed)}
+    tokens = sum(t[0] for t in timed.values())
+    seconds = sum(t[1] for t in timed.values())
+    span = math.log(definition.efficiency_ceiling / definition.efficiency_floor)
+    items, repeats = [], []
+    for task in sorted(timed):
+        runs = [t for t in (_timed(m) for m in (timings or {}).get(task, [])) if t is not None] or [timed[task]]
+        scores = [math.log(tok / sec / definition.efficiency_floor) / span for tok, sec in runs]
+        k, mean = len(scores), sum(scores) / len(scores)
+        ci = None
+        if k >= 2:
+            sd = math.sqrt(sum((x - mean) ** 2 for x in scores) / (k - 1))
+            half = t_quantile_975(k - 1) * sd / math.sqrt(k)
+            ci = (mean - half, mean + half)
+        items.append((Score(mean, ci), 1.0))
+        repeats.append(k)
+    combined = combine(items)
+    counted = min(repeats) >= definition.efficiency_min_repeats
+    note = "" if counted else (f"timed {min(repeats)}x; needs {definition.efficiency_min_repeats} timed runs of every "
+                               "task to count in the overall (one timing moves with machine load)")
+    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "wall_time_s": seconds, "n_records": len(timed),
+            "score": combined["score"], "ci": combined["ci"] if min(repeats) >= 2 else None,
+            "repeats": min(repeats), "counted": counted, "note": note}
 
 
-def score_model(model: str, records: dict[str, dict], definition: Definition, load_samples: Callable) -> dict:
+def score_model(model: str, records: dict[str, dict], definition: Definition, load_samples: Callable,
+                timings: dict[str, list[dict]] | None = None) -> dict:
     """One leaderboard row: per-task metrics with scores, category scores, overall, plot data."""
     tasks, by_category = [], {c: [] for c in CATEGORIES}
     for task_name in sorted(records):
@@ -125,20 +183,26 @@ def score_model(model: str, records: dict[str, dict], definition: Definition, lo
                       "metrics": metrics, "artifacts": record.get("artifacts") or {},
                       "manifest": {k: record.get("manifest", {}).get(k) for k in ("wall_time_s", "tokens_processed")}})
     categories = {}
-    for category in definition.categories:
+    efficiency = efficiency_of(records, definition, timings)
+    for category, weight in definition.categories.items():
         if category == "efficiency":
-            eff = efficiency_of(records, definition)
-            categories[category] = None if eff is None else {"score": eff["score"], "ci": None, "ci_complete": False,
-                                                             "n_tasks": eff["n_records"]}
-            continue
-        combined = combine(by_category[category])
-        if combined is not None:
-            combined["n_tasks"] = sum(1 for t in tasks if t["category"] == category and t["score"] is not None)
-        categories[category] = combined
-    present = [(Score(c["score"], tuple(c["ci"]) if c["ci"] else None), definition.categories[name])
-               for name, c in categories.items() if c is not None]
-    return {"model": model, "overall": combine(present), "coverage": sum(1 for c in categories.values() if c),
-            "categories": categories, "tasks": tasks, "efficiency": efficiency_of(records, definition),
+            cell = None if efficiency is None else {
+                "score": efficiency["score"], "ci": efficiency["ci"], "ci_complete": efficiency["ci"] is not None,
+                "n_tasks": efficiency["n_records"], "counted": efficiency["counted"], "note": efficiency["note"]}
+        else:
+            cell = combine(by_category[category])
+            if cell is not None:
+                cell.update(n_tasks=sum(1 for t in tasks if t["category"] == category and t["score"] is not None),
+                            counted=True, note="")
+        if cell is not None and weight <= 0:
+            cell.update(counted=False, note="weight 0 in this leaderboard")
+        categories[category] = cell
+    counted = [name for name, cell in categories.items() if cell is not None and cell["counted"]]
+    present = [(Score(categories[c]["score"], tuple(categories[c]["ci"]) if categories[c]["ci"] else None),
+                definition.categories[c]) for c in counted]
+    return {"model": model, "overall": combine(present), "coverage": len(counted),
+            "coverage_of": sum(1 for w in definition.categories.values() if w > 0), "counted_categories": counted,
+            "categories": categories, "tasks": tasks, "efficiency": efficiency,
             "privacy_utility": _detail_rows(records, "privacy_utility", "source"),
             "fairness_groups": _detail_rows(records, "groups", "task")}
 
@@ -152,17 +216,40 @@ def _detail_rows(records: dict[str, dict], detail: str, task_key: str) -> list[d
     return rows
 
 
-def build_leaderboard(records_by_model: dict[str, dict[str, dict]], definition: Definition,
-                      load_samples: Callable | None = None) -> dict:
-    """Every model scored under `definition`, as the JSON the site reads.
+def timings_by_model(store) -> dict[str, dict[str, list[dict]]]:
+    """model -> task -> the manifests of every record of that task, across all of the model's runs (repeats)."""
+    from evalsuite.leaderboards.results import records_of_run
 
-    `records_by_model` is model -> task -> record (results.latest_records_by_model(store)).
+    out: dict[str, dict[str, list[dict]]] = {}
+    for run in store.runs():
+        for task, record in records_of_run(store, run["run_id"]).items():
+            out.setdefault(run["model"], {}).setdefault(task, []).append(record.get("manifest") or {})
+    return out
+
+
+def build_leaderboard(records_by_model: dict[str, dict[str, dict]], definition: Definition,
+                      load_samples: Callable | None = None,
+                      timings: dict[str, dict[str, list[dict]]] | None = None) -> dict:
+    """Every model scored under `definition` and ranked, as the JSON the site reads.
+
+    `records_by_model` is model -> task -> record (results.latest_records_by_model(store)); `timings` is
+    timings_by_model(store), the repeats efficiency needs (without it every task counts as timed once).
+    The models come in ranking order (evalsuite.leaderboards.ranking).
     """
+    from evalsuite.leaderboards.ranking import rank_models
     from evalsuite.leaderboards.results import load_samples as default_loader
 
-    models = [score_model(model, records, definition, load_samples or default_loader)
+    models = [score_model(model, records, definition, load_samples or default_loader, (timings or {}).get(model))
               for model, records in sorted(records_by_model.items())]
+    models, ranking = rank_models(models, list(definition.categories))
     return {"name": definition.name, "title": definition.title, "definition": definition.source,
             "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "categories": list(definition.categories), "category_weights": definition.categories,
-            "models": models}
+            "ranking": ranking, "models": models}
+
+
+def ranking_text(board: dict) -> str:
+    """The ranking as a plain-text table for the terminal (names made terminal-safe)."""
+    from evalsuite.leaderboards.ranking import ranking_lines
+
+    return "\n".join(ranking_lines(board))

@@ -8,7 +8,9 @@ line, before anything is built.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +47,9 @@ class Definition:
     exclude_metrics: list[str] = field(default_factory=list)  # fnmatch patterns, for records not listed
     efficiency_floor: float = 1.0  # tokens/s scored 0 (log scale)
     efficiency_ceiling: float = 100_000.0  # tokens/s scored 1
+    # Timed records of each task needed before efficiency carries an interval and counts in the overall:
+    # one timing moves with machine load, so without repeats efficiency is reported with weight 0.
+    efficiency_min_repeats: int = 3
     source: str = ""
 
     def task_choice(self, task: str) -> TaskChoice | None:
@@ -56,8 +61,8 @@ class Definition:
 
 
 def _number(value, where: str, problems: list[str], positive: bool = False) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        problems.append(f"{where} must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        problems.append(f"{where} must be a finite number, got {value!r}")
         return None
     if positive and value <= 0:
         problems.append(f"{where} must be positive, got {value}")
@@ -65,14 +70,20 @@ def _number(value, where: str, problems: list[str], positive: bool = False) -> f
     return float(value)
 
 
+def _unknown(given, known, where: str, problems: list[str]) -> None:
+    """One problem per unknown key, with the closest known key suggested."""
+    for key in sorted(set(given) - set(known), key=str):
+        close = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(sorted(known))}"
+        problems.append(f"{where}unknown key '{key}' ({hint})")
+
+
 def _rule(raw, where: str, problems: list[str]) -> MetricChoice:
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         problems.append(f"{where} must be a mapping of {sorted(_RULE_KEYS)}")
         return MetricChoice(Rule())
-    unknown = set(raw) - _RULE_KEYS
-    if unknown:
-        problems.append(f"{where} has unknown keys {sorted(unknown)} (known: {sorted(_RULE_KEYS)})")
+    _unknown(raw, _RULE_KEYS, f"{where}: ", problems)
     values = {k: _number(raw[k], f"{where}.{k}", problems) for k in ("baseline", "best") if raw.get(k) is not None}
     scale = _number(raw["scale"], f"{where}.scale", problems, positive=True) if "scale" in raw else None
     chance = raw.get("chance")
@@ -82,71 +93,118 @@ def _rule(raw, where: str, problems: list[str]) -> MetricChoice:
         chance = None
     if chance is not None and "baseline" in raw:
         problems.append(f"{where} gives both chance and baseline; keep one")
+    if values.get("baseline") is not None and values.get("baseline") == values.get("best"):
+        problems.append(f"{where}: baseline and best are both {values['best']:g}; they must differ")
     weight = _number(raw.get("weight", 1), f"{where}.weight", problems, positive=True) or 1.0
     return MetricChoice(Rule(baseline=values.get("baseline"), best=values.get("best"), chance=chance, scale=scale),
                         weight)
 
 
-def parse_definition(raw, source: str = "") -> Definition:
-    problems: list[str] = []
-    if not isinstance(raw, dict):
-        raise UserError(f"leaderboard definition '{source}' must be a YAML mapping; see docs/leaderboards.md")
-    known = {"name", "title", "description", "categories", "tasks", "other_records", "metric_rules",
+_TOP_KEYS = {"name", "title", "description", "categories", "tasks", "other_records", "metric_rules",
              "exclude_metrics", "efficiency"}
-    if set(raw) - known:
-        problems.append(f"unknown keys {sorted(set(raw) - known)} (known: {sorted(known)})")
-    categories_raw = raw.get("categories") or {c: 1 for c in CATEGORIES}
-    categories = {}
-    if not isinstance(categories_raw, dict):
-        problems.append("categories must map category -> weight")
-        categories_raw = {}
-    for cat, weight in categories_raw.items():
+_TASK_KEYS = {"metrics", "weight", "category"}
+_EFFICIENCY_KEYS = {"floor_tokens_per_s", "ceiling_tokens_per_s", "min_repeats"}
+MAX_REPEATS = 1_000_000
+
+
+def _categories(raw, problems: list[str]) -> dict[str, float]:
+    if raw is None:
+        return {c: 1.0 for c in CATEGORIES}
+    if not isinstance(raw, dict) or not raw:
+        problems.append("categories must map category -> weight (e.g. {capability: 1, fairness: 1})")
+        return {}
+    categories, invalid = {}, False
+    for cat, weight in raw.items():
         if cat not in CATEGORIES:
-            problems.append(f"unknown category '{cat}' (known: {', '.join(CATEGORIES)})")
+            close = difflib.get_close_matches(str(cat), CATEGORIES, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else f"known: {', '.join(CATEGORIES)}"
+            problems.append(f"unknown category '{cat}' ({hint})")
+            continue
         w = _number(weight, f"categories.{cat}", problems)
         if w is not None and w < 0:
-            problems.append(f"categories.{cat} must not be negative")
-        categories[cat] = w or 0.0
-    tasks = {}
-    tasks_raw = raw.get("tasks") or {}
-    if not isinstance(tasks_raw, dict):
+            problems.append(f"categories.{cat} must not be negative, got {weight}")
+        invalid |= w is None or w < 0
+        categories[cat] = w if w is not None and w >= 0 else 0.0
+    if categories and not invalid and not any(categories.values()):
+        problems.append("every category weight is 0, so no overall score could be formed; give at least one "
+                        "category a positive weight")
+    return categories
+
+
+def _tasks(raw, problems: list[str]) -> dict[str, TaskChoice]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
         problems.append("tasks must map task name -> {metrics, weight, category}")
-        tasks_raw = {}
-    for name, spec in tasks_raw.items():
-        spec = spec or {}
+        return {}
+    tasks = {}
+    for name, spec in raw.items():
         where = f"tasks.{name}"
         if not isinstance(spec, dict) or not isinstance(spec.get("metrics"), dict) or not spec["metrics"]:
             problems.append(f"{where} needs 'metrics: {{METRIC: {{...}}}}' naming at least one metric")
+            if isinstance(spec, dict):
+                _unknown(spec, _TASK_KEYS, f"{where}: ", problems)
             continue
-        unknown = set(spec) - {"metrics", "weight", "category"}
-        if unknown:
-            problems.append(f"{where} has unknown keys {sorted(unknown)}")
+        _unknown(spec, _TASK_KEYS, f"{where}: ", problems)
         category = spec.get("category")
         if category is not None and category not in CATEGORIES:
             problems.append(f"{where}.category '{category}' is not one of {', '.join(CATEGORIES)}")
         metrics = {m: _rule(r, f"{where}.metrics.{m}", problems) for m, r in spec["metrics"].items()}
         weight = _number(spec.get("weight", 1), f"{where}.weight", problems, positive=True) or 1.0
         tasks[name] = TaskChoice(name, metrics, weight, category)
+    return tasks
+
+
+def _efficiency(raw, problems: list[str]) -> tuple[float, float, int]:
+    floor, ceiling, repeats = 1.0, 1e5, 3
+    if raw is None:
+        return floor, ceiling, repeats
+    if not isinstance(raw, dict):
+        problems.append(f"efficiency must be a mapping of {', '.join(sorted(_EFFICIENCY_KEYS))}")
+        return floor, ceiling, repeats
+    _unknown(raw, _EFFICIENCY_KEYS, "efficiency: ", problems)
+    floor = _number(raw.get("floor_tokens_per_s", floor), "efficiency.floor_tokens_per_s", problems, True)
+    ceiling = _number(raw.get("ceiling_tokens_per_s", ceiling), "efficiency.ceiling_tokens_per_s", problems, True)
+    if floor and ceiling and ceiling <= floor:
+        problems.append("efficiency.ceiling_tokens_per_s must exceed floor_tokens_per_s")
+    repeats = raw.get("min_repeats", repeats)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
+        problems.append(f"efficiency.min_repeats must be a whole number from 1 to {MAX_REPEATS:,}, got {repeats!r}")
+        repeats = 3
+    return floor or 1.0, ceiling or 1e5, repeats
+
+
+def parse_definition(raw, source: str = "") -> Definition:
+    """A validated Definition; every problem of the file is collected and raised once, in one line."""
+    problems: list[str] = []
+    if not isinstance(raw, dict):
+        raise UserError(f"leaderboard definition '{source}' must be a YAML mapping; see docs/leaderboards.md")
+    _unknown(raw, _TOP_KEYS, "", problems)
+    for key in ("name", "title", "description"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            problems.append(f"{key} must be text, got {raw[key]!r}")
+    categories = _categories(raw.get("categories"), problems)
+    tasks = _tasks(raw.get("tasks"), problems)
     rules_raw = raw.get("metric_rules") or {}
     if not isinstance(rules_raw, dict):
-        problems.append("metric_rules must map metric name -> {baseline, best, scale}")
+        problems.append("metric_rules must map metric name -> {baseline, best, chance, scale}")
         rules_raw = {}
     metric_rules = {m: _rule(r, f"metric_rules.{m}", problems).rule for m, r in rules_raw.items()}
     exclude = raw.get("exclude_metrics") or []
     if not isinstance(exclude, list) or not all(isinstance(p, str) for p in exclude):
         problems.append("exclude_metrics must be a list of metric-name patterns")
         exclude = []
-    efficiency = raw.get("efficiency") or {}
-    floor = _number(efficiency.get("floor_tokens_per_s", 1.0), "efficiency.floor_tokens_per_s", problems, True)
-    ceiling = _number(efficiency.get("ceiling_tokens_per_s", 1e5), "efficiency.ceiling_tokens_per_s", problems, True)
-    if floor and ceiling and ceiling <= floor:
-        problems.append("efficiency.ceiling_tokens_per_s must exceed floor_tokens_per_s")
+    other = raw.get("other_records", True)
+    if not isinstance(other, bool):
+        problems.append(f"other_records must be true or false, got {other!r}")
+    floor, ceiling, repeats = _efficiency(raw.get("efficiency"), problems)
     if problems:
-        raise UserError(f"leaderboard definition '{source}' is invalid: " + "; ".join(problems))
+        raise UserError(f"leaderboard definition '{source}' is invalid: " + "; ".join(problems)
+                        + "; fix the file (format: docs/leaderboards.md)")
     return Definition(name=str(raw.get("name") or Path(source).stem or "leaderboard"),
                       title=str(raw.get("title") or raw.get("name") or "Leaderboard"), categories=categories,
-                      tasks=tasks, other_records=bool(raw.get("other_records", True)), metric_rules=metric_rules,
-                      exclude_metrics=list(exclude), efficiency_floor=floor, efficiency_ceiling=ceiling,
+                      tasks=tasks, other_records=other, metric_rules=metric_rules, exclude_metrics=list(exclude),
+                      efficiency_floor=floor, efficiency_ceiling=ceiling, efficiency_min_repeats=repeats,
                       source=source)
 
 

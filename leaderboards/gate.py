@@ -31,6 +31,8 @@ from evalsuite.leaderboards.paired_tests import paired_regression_test
 from evalsuite.leaderboards.policy import GateRule, Policy
 from evalsuite.leaderboards.results import find_task
 
+DEFAULT_RESAMPLES = 10_000
+
 
 @dataclass
 class RuleResult:
@@ -133,7 +135,7 @@ def _scores(rows: list[dict], field_name: str, who: str) -> dict:
 
 
 def _regression(rule: GateRule, candidate: dict, baseline: dict | None, load_samples: Callable, alpha: float,
-                seed: int, **_) -> RuleResult:
+                seed: int, resamples: int, **_) -> RuleResult:
     cand_record, cand_entry = _metric(candidate, rule.get("task"), rule.get("metric"))
     base_record, base_entry = _metric(baseline or {}, rule.get("task"), rule.get("metric"), "baseline")
     if cand_entry["direction"] != base_entry["direction"]:
@@ -156,7 +158,7 @@ def _regression(rule: GateRule, candidate: dict, baseline: dict | None, load_sam
     result = paired_regression_test(np.array([base[d][0] for d in shared]), np.array([cand[d][0] for d in shared]),
                                     direction=cand_entry["direction"], max_drop=float(rule.get("max_drop")),
                                     method=rule.get("test", "auto"),
-                                    n_resamples=int(rule.get("resamples", 10_000)), seed=seed)
+                                    n_resamples=int(rule.get("resamples", resamples)), seed=seed)
     failed = result.rejects(rule_alpha)
     verdict = ("the drop exceeds the allowance (significant)" if failed
                else "no significant drop beyond the allowance")
@@ -226,8 +228,11 @@ _EVALUATORS = {"threshold": _threshold, "regression": _regression, "fairness": _
 
 def evaluate_policy(policy: Policy, candidate: dict[str, dict], baseline: dict[str, dict] | None = None, *,
                     load_samples: Callable | None = None, candidate_refs=(), baseline_refs=(),
-                    seed: int = 0) -> GateReport:
-    """Every rule of `policy` on the given records (task -> record, as from results.select_records)."""
+                    seed: int = 0, resamples: int = DEFAULT_RESAMPLES) -> GateReport:
+    """Every rule of `policy` on the given records (task -> record, as from results.select_records).
+
+    `resamples` is the paired bootstrap's resample count for regression rules that do not set their own.
+    """
     from evalsuite.leaderboards.results import load_samples as default_loader
 
     results = []
@@ -235,7 +240,7 @@ def evaluate_policy(policy: Policy, candidate: dict[str, dict], baseline: dict[s
         try:
             results.append(_EVALUATORS[rule.type](rule, candidate=candidate, baseline=baseline,
                                                   load_samples=load_samples or default_loader, alpha=policy.alpha,
-                                                  seed=seed))
+                                                  seed=seed, resamples=resamples))
         except _Missing as missing:
             results.append(RuleResult(rule.name, rule.type, False, str(missing)))
     return GateReport(policy.name, list(candidate_refs), list(baseline_refs), results)

@@ -29,15 +29,28 @@ def _category_section(board: dict, model: dict) -> str:
         if cell is None:
             rows.append(f'<tr><td>{e(category)}</td><td class="num muted" colspan="2">no records</td></tr>')
             continue
+        note = "" if cell.get("counted", True) else f' <span class="muted">not in the overall: {e(cell["note"])}</span>'
         rows.append(f'<tr><td>{e(category)}</td><td class="num">{_f(cell["score"], 3)} {_ci(cell["ci"])}</td>'
-                    f'<td class="num">{cell.get("n_tasks", "")}</td></tr>')
+                    f'<td class="num">{cell.get("n_tasks", "")}</td><td>{"yes" if cell.get("counted", True) else "no"}'
+                    f'{note}</td></tr>')
         chart_rows.append((category, cell["score"], cell["ci"]))
     overall = model["overall"]
     summary = (f'<p>Overall {_f(overall["score"], 3)} {_ci(overall["ci"])} over {model["coverage"]} of '
-               f'{len(board["categories"])} categories.</p>' if overall else '<p class="empty">No scored results.</p>')
+               f'{model.get("coverage_of", len(board["categories"]))} weighted categories. {_rank_text(model)}</p>'
+               if overall else '<p class="empty">No scored results.</p>')
     chart = interval_chart(chart_rows, title="Category scores (0 = random baseline, 1 = best)") if chart_rows else ""
     return (f"<h2>Categories</h2>{summary}<table><thead><tr><th>Category</th><th>Score [95% CI]</th><th>Tasks</th>"
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>{chart}")
+            f"<th>In overall</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{chart}")
+
+
+def _rank_text(model: dict) -> str:
+    if model.get("partial"):
+        return f'<strong class="partial-mark">Not ranked \u2014 {e(model["coverage_label"])}.</strong>'
+    if not model.get("rank_label"):
+        return ""
+    tied = model.get("tied_with") or []
+    return (f'Rank {e(model["rank_label"])}' + (f' (95% intervals overlap with {e(", ".join(tied))})' if tied else "")
+            + ".")
 
 
 def _task_section(task: dict) -> str:
@@ -92,7 +105,10 @@ def _fairness_section(model: dict) -> str:
 def model_page(board: dict, model: dict) -> str:
     eff = model.get("efficiency")
     efficiency = (f'<p>Throughput {_f(eff["tokens_per_s"])} tokens/s ({_f(eff["tokens"])} tokens in '
-                  f'{_f(eff["wall_time_s"])} s, measured wall time from the records\' manifests).</p>' if eff else "")
+                  f'{_f(eff["wall_time_s"])} s, measured wall time from the records\' manifests; timed '
+                  f'{eff.get("repeats", 1)}x per task'
+                  + (f'; not in the overall: {e(eff["note"])}' if not eff.get("counted", True) else "")
+                  + ').</p>' if eff else "")
     body = (f'<header><p><a href="../index.html">\u2190 {e(board["title"])}</a></p>'
             f'<h1 id="model-name">{e(model["model"])}</h1></header><main>'
             f'{_category_section(board, model)}{efficiency}{_privacy_utility_section(model)}'

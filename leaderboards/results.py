@@ -3,35 +3,38 @@
 Leaderboards and gates read records only, never models. The store indexes
 runs and records; the record files (record.json, samples.jsonl) are the
 source of truth, so every helper returns the records as read from disk, each
-with its own path under the private key "_path".
+with its own path under the private key "_path". Paths come from the store's
+own folder (the index holds them relative to it), so a moved or copied results
+folder reads its own files whatever the working directory.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evalsuite.errors import UserError
+from evalsuite.store import STORE_FILE  # the name evalsuite.runner gives the store inside a results folder
 
-STORE_FILE = "index.sqlite"  # the name evalsuite.runner gives the store inside a results folder
 MODEL_PREFIX = "model:"
 
 
 def open_store(results_dir: str | Path):
-    """The results store of a results folder; a one-line error when there is none."""
+    """The results store of a results folder; a one-line error when there is none or it is damaged."""
     from evalsuite.store import ResultsStore
 
     path = Path(results_dir) / STORE_FILE
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"no results store at '{path}'; pass --results DIR, the --output-dir of `evalsuite run`")
-    return ResultsStore(path)
+    return ResultsStore(path, create=False)
 
 
-def _load(path: str) -> dict:
+def _load(path: str | Path, store=None) -> dict:
     from evalsuite.records import read_record
 
     if not Path(path).is_file():
-        raise UserError(f"record file '{path}' listed in the results store is missing; re-run that evaluation")
+        where = store.root if store is not None else "DIR"
+        raise UserError(f"record file '{path}' listed in the results store is missing; re-run that evaluation, "
+                        f"or rebuild the index: evalsuite index rebuild --output-dir {where}")
     record = read_record(path)
     record["_path"] = str(path)
     return record
@@ -43,7 +46,7 @@ def _runs_oldest_first(store) -> list:
 
 def records_of_run(store, run_id: str) -> dict[str, dict]:
     """task -> record for one run."""
-    return {row["task"]: _load(row["path"]) for row in store.records_of(run_id)}
+    return {task: _load(path, store) for task, path in store.record_files(run_id).items()}
 
 
 def records_of_model(store, model: str) -> dict[str, dict]:
@@ -85,11 +88,12 @@ def latest_records_by_model(store) -> dict[str, dict[str, dict]]:
 
 def load_samples(record: dict) -> list[dict]:
     """The per-sample rows written next to a record."""
+    from evalsuite.records import read_jsonl
+
     path = Path(record["_path"]).parent / record.get("samples_file", "samples.jsonl")
     if not path.is_file():
         raise UserError(f"samples file '{path}' is missing; re-run task '{record['task']}'")
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return read_jsonl(path, what="samples file", fix=f"re-run task '{record['task']}'")
 
 
 def find_task(records: dict[str, dict], name: str) -> dict | None:

@@ -65,12 +65,22 @@ def index_page(board: dict) -> str:
             f'<main><div class="controls"><label>Filter models <input id="filter" type="search" '
             f'placeholder="name contains..." autocomplete="off"></label> '
             f'<span id="row-count" class="meta"></span></div>'
-            f'<table id="leaderboard"><thead><tr><th data-key="model" scope="col">Model</th>'
+            f'<p class="meta">{e(_ranking_note(board))}</p>'
+            f'<table id="leaderboard"><thead><tr><th data-key="rank" scope="col">Rank</th>'
+            f'<th data-key="model" scope="col">Model</th>'
             f'<th data-key="overall" scope="col">Overall</th>{headers}<th data-key="coverage" scope="col">Coverage</th>'
             f'</tr></thead><tbody></tbody></table>'
             f'<noscript><p>The table needs JavaScript; the data is in leaderboard.json.</p></noscript></main>'
             f'<script id="leaderboard-data" type="application/json">{script_json(board)}</script>')
     return page(board["title"], body, script=(ASSETS / "leaderboard.js").read_text(encoding="utf-8"))
+
+
+def _ranking_note(board: dict) -> str:
+    ranking = board.get("ranking") or {}
+    reference = ", ".join(ranking.get("reference_categories") or []) or "none"
+    return (f"Ranked: models scored on every one of the reference categories ({reference}). A rank range "
+            f"(e.g. 1\u20133) means the 95% intervals of the overall scores overlap: the order is not shown. "
+            f"Partial-coverage rows follow, unranked and marked; their overall scores average fewer categories.")
 
 
 def _copy_artifacts(board: dict, records_root: dict, staging: Path) -> None:
@@ -107,13 +117,19 @@ def write_site(board: dict, out_dir: str | Path, records_root: dict | None = Non
         atomic_write_text(staging / "index.html", index_page(board))
         for model in board["models"]:
             atomic_write_text(staging / "models" / f"{model['slug']}.html", model_page(board, model))
-        # Swap the finished site in: a reader sees the old site or the new one, never half of one.
+        # Swap the finished site in: a reader sees the old site or the new one, never half of one. The old
+        # site moves into a folder this call creates under a unique name, and only that folder is deleted:
+        # nothing that was there before (a user's `.site.old`, say) is touched.
         if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            out.rename(old)
-            staging.rename(out)
-            shutil.rmtree(old, ignore_errors=True)
+            trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            out.rename(trash / out.name)
+            try:
+                staging.rename(out)
+            except BaseException:
+                (trash / out.name).rename(out)  # put the old site back
+                trash.rmdir()
+                raise
+            shutil.rmtree(trash, ignore_errors=True)
         else:
             staging.rename(out)
     except BaseException:
@@ -122,14 +138,18 @@ def write_site(board: dict, out_dir: str | Path, records_root: dict | None = Non
     return out / "index.html"
 
 
-def build_site(store, definition, out_dir: str | Path) -> Path:
-    """Score every model in the store under `definition` and write the site."""
-    from evalsuite.leaderboards.aggregate import build_leaderboard
+def build_site(store, definition, out_dir: str | Path, *, return_board: bool = False):
+    """Score and rank every model in the store under `definition` and write the site.
+
+    Returns the index path (and the board, with `return_board`).
+    """
+    from evalsuite.leaderboards.aggregate import build_leaderboard, timings_by_model
     from evalsuite.leaderboards.results import latest_records_by_model
 
     records_by_model = latest_records_by_model(store)
     if not records_by_model:
         raise UserError(f"the results store {store.path} holds no records; run an evaluation first")
-    board = build_leaderboard(records_by_model, definition)
+    board = build_leaderboard(records_by_model, definition, timings=timings_by_model(store))
     roots = {(m, t): Path(r["_path"]).parent for m, recs in records_by_model.items() for t, r in recs.items()}
-    return write_site(board, out_dir, roots)
+    index = write_site(board, out_dir, roots)
+    return (index, board) if return_board else index

@@ -1,22 +1,20 @@
-"""`evalsuite finetune` and `evalsuite privacy-curve` (registered by evalsuite.cli.COMMAND_MODULES).
+"""`evalsuite finetune` and `evalsuite privacy-curve`: presets over `evalsuite.run()` (command plugins).
 
-Light to import: argparse here, the library (torch, opacus) only inside the handlers.
+`finetune` runs the `dp_finetune` task on --model (its record is the fine-tune record,
+and carries the audit too with --audit); `privacy-curve` runs `privacy_utility`. The
+handlers only turn flags into a RunConfig: the seed, the model factory, the record
+names, the results store and every error are those of `evalsuite run`. Light to
+import: argparse here, the library (torch, opacus) only when a run starts.
 """
 
 from __future__ import annotations
 
-import sys
-
-
-def _echo(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _progress(args):
-    return (lambda message: None) if args.quiet else _echo
+from evalsuite.registry import command
 
 
 def _add_training_flags(p) -> None:
+    from evalsuite.commands import add_output_flags
+
     p.add_argument("--model", required=True, help="model to fine-tune: 'demo', an HF folder, or ADAPTER:SPEC")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="JSONL/JSON/CSV/Parquet file of training texts")
@@ -34,86 +32,78 @@ def _add_training_flags(p) -> None:
     p.add_argument("--lora-rank", type=int, default=8)
     p.add_argument("--train-last-layers", type=int, help="train only the last K transformer blocks")
     p.add_argument("--grad-sample-mode", default="auto", help="auto, hooks, ghost or functorch")
+    p.add_argument("--limit", type=int, help="use only the first N examples")
+    p.add_argument("--device", help="cuda, cpu, cuda:1 ... (default: cuda when present)")
+    p.add_argument("--dtype", help="weights dtype of the model (training itself runs in float32)")
+    p.add_argument("--seed", type=int, default=1234)
+    add_output_flags(p)
+
+
+def _training_args(args) -> dict:
+    out = {"text_field": args.text_field, "max_grad_norm": args.max_grad_norm, "accountant": args.accountant,
+           "epochs": args.epochs, "batch_size": args.batch_size, "max_physical_batch_size": args.max_physical_batch_size,
+           "lr": args.lr, "seq_len": args.seq_len, "lora": args.lora, "lora_rank": args.lora_rank,
+           "train_last_layers": args.train_last_layers, "grad_sample_mode": args.grad_sample_mode}
+    out.update({"data": args.data} if args.data else {"task": args.task})
+    if args.label_field:
+        out["label_field"] = args.label_field
+    return out
+
+
+def _config(args, task: str, task_args: dict):
+    from evalsuite.config import RunConfig
+
+    return RunConfig(model=args.model, tasks=[task], output_dir=args.output_dir, task_args=task_args,
+                     device=args.device, dtype=args.dtype, limit=args.limit, seed=args.seed, use_cache=False,
+                     progress=not args.quiet)
+
+
+@command("finetune", description="fine-tune a model, with DP-SGD (Opacus) when --dp is given; records the "
+         "privacy claim (and the privacy audit with --audit)")
+def finetune_command(p):
+    _add_training_flags(p)
+    p.add_argument("--dp", action="store_true", help="train with differential privacy (DP-SGD)")
+    p.add_argument("--target-epsilon", type=float, help="epsilon to reach at the end (with --delta)")
+    p.add_argument("--delta", type=float, help="delta, below 1/N")
+    p.add_argument("--noise-multiplier", type=float, help="noise multiplier sigma (instead of --target-epsilon)")
+    p.add_argument("--out", required=True, help="new folder for the checkpoint")
+    p.add_argument("--audit", action="store_true", help="also attack the checkpoint (membership inference, "
+                   "canary exposure); the record carries both")
     p.add_argument("--audit-holdout", type=float, default=0.0,
-                   help="fraction of the data held out as non-members for a privacy audit")
+                   help="fraction of the data held out as non-members for the audit")
     p.add_argument("--canaries", type=int, default=0, help="plant N secret canaries in the training data")
     p.add_argument("--canary-repeats", type=int, default=1, help="copies of each canary")
-    p.add_argument("--limit", type=int, help="use only the first N examples")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--output-dir", default="evalsuite-results", help="results root (records, store)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.add_argument("--reference-model", help="reference for the calibrated attack (default: the base model)")
+    return _finetune
 
 
-def register(subparsers) -> None:
-    """Add this subsystem's commands to the `evalsuite` parser."""
-    f = subparsers.add_parser("finetune", help="fine-tune a model, with DP-SGD (Opacus) when --dp is given")
-    _add_training_flags(f)
-    f.add_argument("--dp", action="store_true", help="train with differential privacy (DP-SGD)")
-    f.add_argument("--target-epsilon", type=float, help="epsilon to reach at the end (with --delta)")
-    f.add_argument("--delta", type=float, help="delta, below 1/N")
-    f.add_argument("--noise-multiplier", type=float, help="noise multiplier sigma (instead of --target-epsilon)")
-    f.add_argument("--out", required=True, help="new folder for the checkpoint")
-    f.add_argument("--audit", action="store_true", help="also run privacy_audit on the checkpoint")
-    f.add_argument("--reference-model", help="reference for the calibrated attack (default: the base model)")
-    f.set_defaults(handler=_cmd_finetune)
+def _finetune(args) -> int:
+    from evalsuite.cli import run_and_report
 
-    c = subparsers.add_parser("privacy-curve", help="fine-tune at several epsilons and without DP; "
-                              "evaluate each on the same tasks; record and plot utility against privacy")
-    _add_training_flags(c)
-    c.add_argument("--epsilons", required=True, help="comma-separated target epsilons, e.g. 1,4,16")
-    c.add_argument("--delta", type=float, required=True)
-    c.add_argument("--tasks", required=True, help="comma-separated tasks to evaluate every checkpoint on")
-    c.add_argument("--tasks-path", action="append", default=[], help="folder of task files")
-    c.add_argument("--out", required=True, help="new folder for the checkpoints")
-    c.set_defaults(handler=_cmd_curve)
+    task_args = {**_training_args(args), "dp": args.dp, "out": args.out, "audit": args.audit,
+                 "holdout": args.audit_holdout, "canaries": args.canaries, "canary_repeats": args.canary_repeats}
+    for key in ("target_epsilon", "delta", "noise_multiplier", "reference_model"):
+        if getattr(args, key) is not None:
+            task_args[key] = getattr(args, key)
+    return run_and_report(_config(args, "dp_finetune", task_args), wide=args.wide)
 
 
-def _config(args, **privacy):
-    from evalsuite.privacy.config import DPConfig
-
-    return DPConfig(max_grad_norm=args.max_grad_norm, accountant=args.accountant, epochs=args.epochs,
-                    batch_size=args.batch_size, max_physical_batch_size=args.max_physical_batch_size, lr=args.lr,
-                    seq_len=args.seq_len, lora=args.lora, lora_rank=args.lora_rank,
-                    train_last_layers=args.train_last_layers, grad_sample_mode=args.grad_sample_mode,
-                    seed=args.seed, **privacy)
-
-
-def _source(args) -> dict:
-    base = {"text_field": args.text_field, "label_field": args.label_field}
-    return {"kind": "file", "path": args.data, **base} if args.data else {"kind": "task", "name": args.task, **base}
+@command("privacy-curve", description="fine-tune at several epsilons and without DP; evaluate each on the same "
+         "tasks; record and plot utility against privacy")
+def privacy_curve_command(p):
+    _add_training_flags(p)
+    p.add_argument("--epsilons", required=True, help="comma-separated target epsilons, e.g. 1,4,16")
+    p.add_argument("--delta", type=float, required=True)
+    p.add_argument("--tasks", required=True, help="comma-separated tasks to evaluate every checkpoint on")
+    p.add_argument("--tasks-path", action="append", default=[], help="folder of task files")
+    p.add_argument("--out", required=True, help="new folder for the checkpoints")
+    return _curve
 
 
-def _cmd_finetune(args) -> int:
-    from evalsuite.privacy.finetune import finetune
+def _curve(args) -> int:
+    from evalsuite.cli import run_and_report
 
-    cfg = _config(args, dp=args.dp, target_epsilon=args.target_epsilon, delta=args.delta,
-                  noise_multiplier=args.noise_multiplier)
-    options = {"reference_model": args.reference_model} if args.reference_model else {}
-    result = finetune(args.model, _source(args), cfg, args.out, holdout_fraction=args.audit_holdout,
-                      n_canaries=args.canaries, canary_repeats=args.canary_repeats, output_dir=args.output_dir,
-                      audit=args.audit, audit_options=options, limit=args.limit, echo=_progress(args))
-    print(f"checkpoint: {result.checkpoint}")
-    if result.privacy.get("dp"):
-        p = result.privacy
-        print(f"epsilon {p['epsilon']:.4f} (delta {p['delta']:g}, accountant {p['accountant']}, sigma "
-              f"{p['noise_multiplier']:.4f}, q {p['sample_rate']:.4g}, steps {p['steps']}, C {p['max_grad_norm']}, "
-              f"{p['grad_sample_mode']})")
-    if result.summary:
-        print(f"records: {result.summary['path']}")
-    return 0
-
-
-def _cmd_curve(args) -> int:
-    from evalsuite.errors import UserError
-    from evalsuite.privacy.utility_curve import utility_curve
-
-    try:
-        epsilons = [float(e) for e in args.epsilons.split(",") if e.strip()]
-    except ValueError:
-        raise UserError(f"--epsilons must be numbers separated by commas, got '{args.epsilons}'") from None
-    summary = utility_curve(args.model, _source(args), _config(args, dp=True, delta=args.delta), epsilons,
-                            [t.strip() for t in args.tasks.split(",") if t.strip()], args.out,
-                            tasks_path=args.tasks_path, output_dir=args.output_dir, limit=args.limit,
-                            echo=_progress(args))
-    print(f"records: {summary['path']}")
-    return 0
+    task_args = {**_training_args(args), "epsilons": [e.strip() for e in args.epsilons.split(",") if e.strip()],
+                 "delta": args.delta, "tasks": [t.strip() for t in args.tasks.split(",") if t.strip()],
+                 "tasks_path": list(args.tasks_path), "out": args.out}
+    return run_and_report(_config(args, "privacy_utility", task_args), wide=args.wide)

@@ -7,14 +7,18 @@ per-example clipping bounds what any one record contributes.
 The checkpoint records where its data came from and which indices were trained
 on (members) or held out (non-members), not the texts: a privacy audit reloads
 them from the same source, and the weights folder carries no copy of the data.
+A data file's path is stored relative to the checkpoint folder, so the audit
+finds it from any working directory, and after both are moved together.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from evalsuite.errors import UserError
 
@@ -45,8 +49,17 @@ class FinetuneData:
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps([self.texts, self.labels]).encode()).hexdigest()
 
-    def manifest(self) -> dict:
-        return {"source": self.source, "data_sha256": self.sha256(), "n_examples": len(self.texts),
+    def manifest(self, checkpoint: str | Path | None = None) -> dict:
+        """What training.json records; with `checkpoint`, a file path is stored relative to that folder."""
+        source = dict(self.source)
+        if checkpoint is not None and source.get("kind") == "file":
+            target = Path(source["path"]).resolve()
+            try:
+                source["path"] = os.path.relpath(target, Path(checkpoint).resolve())
+                source["relative_to"] = "checkpoint"
+            except ValueError:  # another drive (Windows): keep the absolute path
+                source["path"] = str(target)
+        return {"source": source, "data_sha256": self.sha256(), "n_examples": len(self.texts),
                 "member_indices": self.member_indices, "nonmember_indices": self.nonmember_indices,
                 "canaries": self.canaries, "canary_repeats": self.canary_repeats}
 
@@ -64,7 +77,11 @@ def _rows_from_task(name: str) -> list[dict]:
     from evalsuite.jobs import Job
     from evalsuite.registry import REGISTRY
 
-    spec = REGISTRY.get("task", name).obj()
+    try:
+        spec = REGISTRY.get("task", name).obj()
+    except TypeError:  # a task with required options
+        raise UserError(f"task '{name}' needs options, so its documents cannot be fine-tuned on; use a data file "
+                        "(data=FILE, --data FILE)") from None
     if isinstance(spec, Job) or not hasattr(spec, "docs"):
         raise UserError(f"task '{name}' has no documents to fine-tune on; pick a benchmark task or --data FILE")
     return [dict(d) for d in spec.docs]
@@ -83,7 +100,11 @@ def load_source(source: dict) -> tuple[list[str], list[int] | None]:
     if label_field:
         if label_field not in rows[0]:
             raise UserError(f"{where} has no '{label_field}' field; pass --label-field")
-        labels = [int(r[label_field]) for r in rows]
+        try:
+            labels = [int(r[label_field]) for r in rows]
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: the '{label_field}' field must hold whole-number class ids (0, 1, ...)") \
+                from None
     return texts, labels
 
 
@@ -91,9 +112,9 @@ def prepare_data(source: dict, *, holdout_fraction: float = 0.0, n_canaries: int
                  seed: int = 0, limit: int | None = None) -> FinetuneData:
     """Load the data, split off non-members for the audit (seeded), and plant canaries."""
     if not 0.0 <= holdout_fraction < 1.0:
-        raise UserError(f"--audit-holdout must be in [0, 1), got {holdout_fraction}")
+        raise UserError(f"holdout (--audit-holdout) must be in [0, 1), got {holdout_fraction}")
     if n_canaries < 0 or canary_repeats < 1:
-        raise UserError("--canaries must be >= 0 and --canary-repeats >= 1")
+        raise UserError("canaries (--canaries) must be >= 0 and canary_repeats (--canary-repeats) >= 1")
     texts, labels = load_source(source)
     if limit:
         texts, labels = texts[:limit], (labels[:limit] if labels else labels)
@@ -103,7 +124,8 @@ def prepare_data(source: dict, *, holdout_fraction: float = 0.0, n_canaries: int
     canaries = []
     if n_canaries:
         if labels is not None:
-            raise UserError("canaries are text secrets for language models; drop --canaries for a classifier")
+            raise UserError("canaries are text secrets for language models; drop canaries (--canaries) for a "
+                            "classifier")
         from evalsuite.demo.corpus import make_canaries
 
         canaries = make_canaries(n_canaries, seed + 7919)
@@ -112,12 +134,20 @@ def prepare_data(source: dict, *, holdout_fraction: float = 0.0, n_canaries: int
                         canary_repeats=canary_repeats if canaries else 0)
 
 
-def reload_data(manifest: dict) -> FinetuneData:
+def source_of(manifest: dict, checkpoint: str | Path) -> dict:
+    """The data source of a checkpoint's manifest with its file path usable from here."""
+    source = dict(manifest["source"])
+    if source.get("kind") == "file" and source.pop("relative_to", None) == "checkpoint":
+        source["path"] = str(Path(checkpoint) / source["path"])
+    return source
+
+
+def reload_data(manifest: dict, checkpoint: str | Path) -> FinetuneData:
     """The same split again from a checkpoint's training.json; refuses data that changed since."""
-    texts, labels = load_source(manifest["source"])
+    texts, labels = load_source(source_of(manifest, checkpoint))
     n = manifest["n_examples"]
     texts, labels = texts[:n], (labels[:n] if labels else labels)
-    data = FinetuneData(manifest["source"], texts, labels, manifest["member_indices"],
+    data = FinetuneData(source_of(manifest, checkpoint), texts, labels, manifest["member_indices"],
                         manifest["nonmember_indices"], manifest["canaries"], manifest["canary_repeats"])
     if data.sha256() != manifest["data_sha256"]:
         raise UserError(f"the fine-tuning data at {manifest['source']} changed since training; audit with the "

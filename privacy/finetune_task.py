@@ -1,65 +1,204 @@
-"""`dp_finetune_audit`: DP fine-tuning and its privacy audit as one task of `evalsuite run`.
+"""DP fine-tuning as tasks of `evalsuite run`: `dp_finetune` and `dp_finetune_audit`.
 
     evalsuite run --model demo --tasks dp_finetune_audit --task-args target_epsilon=4,delta=1e-5
+    evalsuite run --model demo --tasks dp_finetune --task-args data=texts.jsonl,target_epsilon=8,delta=1e-4,out=ckpt
 
-The run's model is fine-tuned with DP-SGD (Opacus) on a task's documents or a file, half of
-them held out as non-members and a few canaries planted; the checkpoint is saved inside
-the record's folder and attacked at once (membership inference against the base model as
-reference, canary exposure, empirical epsilon bound). The record is the audit's, so it
-carries the accountant's epsilon next to what the attacks could prove.
+The run's model (the adapter the runner built: its module, tokenizer, device and dtype)
+is fine-tuned with DP-SGD (Opacus), on a copy of its weights, with the run's seed, on a
+task's documents or a file; the checkpoint is saved (staged, renamed into place when
+complete) to `out`, or inside the record's folder. `dp_finetune` records the privacy
+claim and the training loss (`evalsuite finetune` runs it); with `audit=true`, and
+always in `dp_finetune_audit`, the checkpoint is built once through the model factory
+and attacked at once (membership inference with the run's model as the reference,
+canary exposure, empirical epsilon bound), and the record carries both.
 
-Options (--task-args): task (default demo_heldout_ppl) or data (a JSONL/CSV file with a
-`text` field), target_epsilon (4) or noise_multiplier, delta (1e-5), epochs (1),
-batch_size (16), seq_len (128), holdout (0.5), canaries (4), accountant (prv),
-grad_sample_mode (auto), lora (0/1).
+Every option is typed and bounded (`evalsuite describe dp_finetune`); what needs the
+data size (delta < 1/N, a sample rate batch_size/N in (0, 1]) and whether the checkpoint
+folder can be written are checked when the task is built, before the model loads, so no
+fine-tune starts that cannot finish.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Annotated
+
 from evalsuite.errors import UserError
-from evalsuite.jobs import Job
+from evalsuite.options import Option
+from evalsuite.privacy.config import (Accountant, BatchSize, CanaryRepeats, Canaries, Data, Delta, Epochs,
+                                      GradSampleMode, Holdout, LabelField, LastLayers, LearningRate, Lora, LoraRank,
+                                      MaxGradNorm, NoiseMultiplier, PhysicalBatch, Private, SeqLen, SourceTask,
+                                      TargetEpsilon, TextField)
+from evalsuite.privacy.job import BASE, NO_REFERENCE, CanaryCandidates, CheckedJob, Reference, reference_problem
 from evalsuite.registry import task
 
+Out = Annotated[str | None, Option("new folder for the checkpoint (default: inside the record's folder)")]
+Audit = Annotated[bool, Option("also attack the checkpoint (membership inference, canaries); needs holdout > 0")]
+DEMO_TASK, DEFAULT_EPSILON = "demo_heldout_ppl", 4.0
 
-def _number(name: str, value, kind=float):
+
+@dataclass
+class TrainingPlan:
+    """A checked fine-tuning request: configuration, data source, audit split, canaries, checkpoint folder."""
+
+    cfg: object  # DPConfig (seed replaced by the run's)
+    source: dict
+    holdout: float
+    canaries: int
+    canary_repeats: int
+    out: Path | None
+    audit: bool
+    reference_model: str
+    n_canary_candidates: int
+
+
+def training_plan(options: dict, *, audit: bool) -> TrainingPlan:
+    """Check every option that needs more than its own bounds; one UserError listing every problem."""
+    from evalsuite.privacy.checkpoint import output_problem
+    from evalsuite.privacy.config import DPConfig, config_problems
+    from evalsuite.privacy.data import prepare_data
+
+    o = options
+    cfg = DPConfig(dp=o["dp"], target_epsilon=o["target_epsilon"], noise_multiplier=o["noise_multiplier"],
+                   delta=o["delta"], max_grad_norm=o["max_grad_norm"], accountant=o["accountant"], epochs=o["epochs"],
+                   batch_size=o["batch_size"], max_physical_batch_size=o["max_physical_batch_size"], lr=o["lr"],
+                   seq_len=o["seq_len"], lora=o["lora"], lora_rank=o["lora_rank"],
+                   train_last_layers=o["train_last_layers"], grad_sample_mode=o["grad_sample_mode"])
+    base = {"text_field": o["text_field"], "label_field": o["label_field"]}
+    source = {"kind": "file", "path": o["data"], **base} if o["data"] else {"kind": "task", "name": o["task"], **base}
+    problems = []
     try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise UserError(f"task 'dp_finetune_audit' option {name} must be a number, got '{value}'") from None
+        data = prepare_data(source, holdout_fraction=o["holdout"], n_canaries=o["canaries"],
+                            canary_repeats=o["canary_repeats"], seed=cfg.seed)
+    except UserError as exc:
+        problems.append(str(exc))
+    else:
+        problems += config_problems(cfg, len(data.train_texts))
+        if audit and not data.nonmember_indices:
+            problems.append("the privacy audit needs held-out non-members; set holdout (--audit-holdout), e.g. 0.5")
+    out = Path(o["out"]) if o.get("out") else None
+    if out is not None:
+        problems.append(output_problem(out, "out (--out)"))
+    reference = o.get("reference_model", BASE)
+    if audit and reference not in (BASE, NO_REFERENCE):
+        problems.append(reference_problem(reference, "reference_model (--reference-model)"))
+    problems = [p for p in problems if p]
+    if problems:
+        raise UserError("; ".join(problems))
+    return TrainingPlan(cfg, source, o["holdout"], o["canaries"], o["canary_repeats"], out, audit, reference,
+                        o.get("n_canary_candidates", 1000))
+
+
+def finetune_job(plan: TrainingPlan, *, name: str) -> CheckedJob:
+    from evalsuite.privacy.finetune import adapter_problems
+
+    def check(model) -> None:
+        problems = adapter_problems(model, has_labels=bool(plan.source.get("label_field")), dp=plan.cfg.dp,
+                                    whole_module=not plan.cfg.lora and plan.cfg.train_last_layers is None,
+                                    audit=plan.audit)
+        if problems:
+            raise UserError("; ".join(problems))
+
+    return CheckedJob(run=lambda model, ctx: run_finetune(plan, model, ctx), category="privacy",
+                      requires=("module", "tokenizer"), name=name, check=check,
+                      description="DP fine-tuning (Opacus)" + (" and its empirical privacy audit" if plan.audit else ""))
+
+
+def run_finetune(plan: TrainingPlan, model, ctx):
+    from evalsuite.privacy.config import validate_config
+    from evalsuite.privacy.data import prepare_data
+    from evalsuite.privacy.finetune import finetune_adapter, model_spec_of
+
+    cfg = replace(plan.cfg, seed=ctx.seed)
+    data = prepare_data(plan.source, holdout_fraction=plan.holdout, n_canaries=plan.canaries,
+                        canary_repeats=plan.canary_repeats, seed=ctx.seed, limit=ctx.limit)
+    validate_config(cfg, len(data.train_texts))  # --limit may have shrunk N since the task was built
+    if plan.audit and len(data.nonmember_indices) < 2:
+        raise UserError("the privacy audit needs at least 2 held-out non-members; raise holdout or --limit")
+    echo = ctx.echo if ctx.progress else (lambda message: None)
+    out = plan.out or Path(ctx.artifacts_dir) / "checkpoint"
+    path, result = finetune_adapter(model, data, cfg, out, base_model=model_spec_of(model), echo=echo,
+                                    quiet=not ctx.progress)
+    outcome = finetune_outcome(path, result, cfg, data, Path(ctx.artifacts_dir))
+    if not plan.audit:
+        return outcome
+    return _with_audit(outcome, plan, model, path, result, data, ctx)
+
+
+def finetune_outcome(path: Path, result, cfg, data, artifacts_dir: Path):
+    """The fine-tune record: final training loss and the accountant's epsilon and delta."""
+    from evalsuite.jobs import JobOutcome
+    from evalsuite.records import metric_entry
+    from evalsuite.task_types import LOWER
+
+    privacy = result.privacy
+    metrics = {"train_loss": metric_entry(float(result.epoch_losses[-1]), LOWER.to_json(), None, "final epoch mean",
+                                          privacy.get("n_train_examples", 0))}
+    if privacy.get("dp"):
+        method = f"accountant:{privacy['accountant']}"
+        metrics["epsilon"] = metric_entry(float(privacy["epsilon"]), LOWER.to_json(), None, method, 1)
+        metrics["delta"] = metric_entry(float(privacy["delta"]), LOWER.to_json(), None, method, 1)
+    try:  # inside the record's folder: relative, so the results folder can move
+        shown = str(Path(path).resolve().relative_to(artifacts_dir.resolve()))
+    except ValueError:
+        shown = str(Path(path).resolve())
+    return JobOutcome(metrics=metrics, samples=[], data_hash=data.sha256(),
+                      details={"privacy": privacy, "checkpoint": shown, "epoch_losses": result.epoch_losses,
+                               "training": {"config": cfg.to_json(), "wall_time_s": result.wall_time_s}})
+
+
+def _with_audit(outcome, plan: TrainingPlan, model, path: Path, result, data, ctx):
+    from evalsuite.privacy.finetune import load_checkpoint
+    from evalsuite.privacy.job import AuditData, build_reference, run_audit
+
+    target = load_checkpoint(model, path)  # the one extra model load: the checkpoint, through the factory
+    audit_data = AuditData(result.privacy, {}, [data.texts[i] for i in data.member_indices],
+                           [data.texts[i] for i in data.nonmember_indices], data.canaries, data.sha256())
+    if plan.reference_model == BASE:
+        reference, spec = model, getattr(model, "name", "base")  # the run's model is the base, left untouched
+    elif plan.reference_model == NO_REFERENCE:
+        reference, spec = None, None
+    else:
+        spec = plan.reference_model
+        reference = build_reference(spec, model, "reference_model")
+    audited = run_audit(target, ctx, audit_data, reference=reference, reference_spec=spec,
+                        n_canary_candidates=plan.n_canary_candidates)
+    audited.metrics = {**outcome.metrics, **audited.metrics}
+    audited.details = {**audited.details, **outcome.details}
+    return audited
+
+
+# The options both tasks declare; each task's own defaults differ (dp_finetune_audit is sized for the demo suite).
+@task("dp_finetune")
+def dp_finetune(out: Out = None, data: Data = None, task: SourceTask = DEMO_TASK, text_field: TextField = "text",
+                label_field: LabelField = None, dp: Private = True, target_epsilon: TargetEpsilon = None,
+                noise_multiplier: NoiseMultiplier = None, delta: Delta = None, max_grad_norm: MaxGradNorm = 1.0,
+                accountant: Accountant = "prv", epochs: Epochs = 1, batch_size: BatchSize = 16,
+                max_physical_batch_size: PhysicalBatch = 8, lr: LearningRate = 1e-3, seq_len: SeqLen = 128,
+                lora: Lora = False, lora_rank: LoraRank = 8, train_last_layers: LastLayers = None,
+                grad_sample_mode: GradSampleMode = "auto", holdout: Holdout = 0.0, canaries: Canaries = 0,
+                canary_repeats: CanaryRepeats = 1, audit: Audit = False, reference_model: Reference = BASE,
+                n_canary_candidates: CanaryCandidates = 1000):
+    """DP-SGD fine-tuning of the model (Opacus): a checkpoint and its privacy record (and its audit with audit=true)."""
+    options = dict(locals())
+    return finetune_job(training_plan(options, audit=audit), name="dp_finetune")
 
 
 @task("dp_finetune_audit")
-def dp_finetune_audit(task: str = "demo_heldout_ppl", data: str | None = None, target_epsilon="4",
-                      noise_multiplier=None, delta="1e-5", epochs="1", batch_size="16", seq_len="128",
-                      holdout="0.5", canaries="4", accountant: str = "prv", grad_sample_mode: str = "auto",
-                      lora="0") -> Job:
+def dp_finetune_audit(task: SourceTask = DEMO_TASK, data: Data = None, text_field: TextField = "text",
+                      target_epsilon: Annotated[float | None, Option(
+                          f"epsilon to reach (default {DEFAULT_EPSILON:g} unless noise_multiplier is given)", min=0,
+                          min_exclusive=True)] = None,
+                      noise_multiplier: NoiseMultiplier = None, delta: Delta = 1e-5, max_grad_norm: MaxGradNorm = 1.0,
+                      accountant: Accountant = "prv", epochs: Epochs = 1, batch_size: BatchSize = 16,
+                      max_physical_batch_size: PhysicalBatch = 8, lr: LearningRate = 1e-3, seq_len: SeqLen = 128,
+                      lora: Lora = False, lora_rank: LoraRank = 8, train_last_layers: LastLayers = None,
+                      grad_sample_mode: GradSampleMode = "auto", holdout: Holdout = 0.5, canaries: Canaries = 4,
+                      canary_repeats: CanaryRepeats = 1, out: Out = None, reference_model: Reference = BASE,
+                      n_canary_candidates: CanaryCandidates = 1000):
     """DP-SGD fine-tuning of the model (Opacus), then membership inference and canary exposure on the result."""
-    from evalsuite.privacy.config import DPConfig
-
-    cfg = DPConfig(dp=True, target_epsilon=None if noise_multiplier else _number("target_epsilon", target_epsilon),
-                   noise_multiplier=_number("noise_multiplier", noise_multiplier) if noise_multiplier else None,
-                   delta=_number("delta", delta), epochs=_number("epochs", epochs, int),
-                   batch_size=_number("batch_size", batch_size, int), seq_len=_number("seq_len", seq_len, int),
-                   accountant=accountant, grad_sample_mode=grad_sample_mode, lora=str(lora) in ("1", "true", "True"))
-    source = ({"kind": "file", "path": data, "text_field": "text"} if data
-              else {"kind": "task", "name": task, "text_field": "text"})
-    holdout_fraction, n_canaries = _number("holdout", holdout), _number("canaries", canaries, int)
-
-    def run(model, ctx):
-        from evalsuite.models.hf import HFCausalLM
-        from evalsuite.privacy.finetune import finetune
-        from evalsuite.privacy.job import run_audit
-
-        folder = getattr(model, "folder", None)
-        if folder is None:
-            raise UserError(f"dp_finetune_audit fine-tunes a Hugging Face causal LM folder; '{model.name}' is not one")
-        quiet = (lambda message: None) if not ctx.progress else ctx.echo
-        result = finetune(str(folder), source, cfg, ctx.artifacts_dir / "checkpoint", holdout_fraction=holdout_fraction,
-                          n_canaries=n_canaries, output_dir=None, limit=ctx.limit, echo=quiet)
-        outcome = run_audit(HFCausalLM(str(result.checkpoint), progress=False), ctx)
-        outcome.details["checkpoint"] = "checkpoint"
-        outcome.details["epoch_losses"] = result.epoch_losses
-        return outcome
-
-    return Job(run=run, category="privacy", requires=("module", "tokenizer"),
-               description="DP fine-tuning (Opacus) and its empirical privacy audit")
+    options = dict(locals(), dp=True, label_field=None)
+    if target_epsilon is None and noise_multiplier is None:
+        options["target_epsilon"] = DEFAULT_EPSILON
+    return finetune_job(training_plan(options, audit=True), name="dp_finetune_audit")

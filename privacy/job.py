@@ -5,54 +5,83 @@
 The checkpoint is a folder from `evalsuite finetune`; its training.json says which
 examples were trained on (members) and held out (non-members), which canaries were
 planted and which base model it started from (the reference for the calibrated
-attack). Options (`RunConfig.job_options`): checkpoint (a folder, when the model is
-not one), reference_model (a model spec, or "none"), n_canary_candidates (1000),
-members_file / nonmembers_file (JSONL with a "text" field, instead of training.json).
+attack). The reference is built through the model factory on the audited model's
+device; a base model that would load a pickle (sklearn:, torch:, any adapter with an
+allow_pickle option) is refused, so a checkpoint can never make the audit unpickle a
+file. Options: see `evalsuite describe privacy_audit`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
 from evalsuite.errors import UserError
 from evalsuite.jobs import Job, JobContext, JobOutcome
+from evalsuite.options import Option
 from evalsuite.registry import task
 
-
-@task("privacy_audit")
-def privacy_audit() -> Job:
-    """Membership inference (loss and reference attacks), canary exposure, empirical epsilon lower bound."""
-    return Job(run=run_audit, category="privacy", requires=("loglikelihood_rolling", "loglikelihood"),
-               description="privacy audit of a fine-tuned checkpoint", name="privacy_audit")
+BASE, NO_REFERENCE = "base", "none"
+Reference = Annotated[str, Option("reference model of the calibrated attack: 'base' (the checkpoint's base model), "
+                                  "'none', or a model spec")]
+CanaryCandidates = Annotated[int, Option("random secrets each canary is ranked among", min=1, max=10**7)]
 
 
-def _audit_inputs(model, ctx: JobContext):
-    """(privacy, training, members, nonmembers, canaries, data_hash) for the model under audit."""
-    from evalsuite.fingerprint import sha256_json
+@dataclass
+class CheckedJob(Job):
+    """A Job with a check of the model it is given, run before anything is written."""
+
+    check: Callable[[Any], None] | None = None
+
+    def check_model(self, model, task_name: str) -> None:
+        super().check_model(model, task_name)
+        if self.check is not None:
+            try:
+                self.check(model)
+            except UserError as exc:
+                raise UserError(f"task '{task_name}': {exc}") from None
+
+
+@dataclass
+class AuditData:
+    """What the attacks need: the privacy claim, the training record, members, non-members, canaries."""
+
+    privacy: dict
+    training: dict
+    members: list[str]
+    nonmembers: list[str]
+    canaries: list[str]
+    data_hash: str
+
+
+def data_from_checkpoint(folder) -> AuditData:
     from evalsuite.privacy.checkpoint import read_checkpoint_info
     from evalsuite.privacy.data import reload_data
 
-    opts = ctx.options
-    if opts.get("members_file") or opts.get("nonmembers_file"):
-        from evalsuite.task_types import load_records
-
-        if not (opts.get("members_file") and opts.get("nonmembers_file")):
-            raise UserError("give both members_file and nonmembers_file")
-        members = [str(r["text"]) for r in load_records(opts["members_file"])]
-        nonmembers = [str(r["text"]) for r in load_records(opts["nonmembers_file"])]
-        folder = opts.get("checkpoint") or getattr(model, "folder", None)
-        info = _optional_info(folder)
-        privacy, training = info if info else ({"dp": False}, {})
-        return privacy, training, members, nonmembers, list(opts.get("canaries", [])), sha256_json(
-            [members, nonmembers])
-    folder = opts.get("checkpoint") or getattr(model, "folder", None)
-    if folder is None:
-        raise UserError("privacy_audit needs a checkpoint folder from `evalsuite finetune` (option checkpoint)")
     privacy, training = read_checkpoint_info(folder)
-    data = reload_data(training["data"])
-    members = [data.texts[i] for i in data.member_indices]
-    nonmembers = [data.texts[i] for i in data.nonmember_indices]
-    return privacy, training, members, nonmembers, data.canaries, training["data"]["data_sha256"]
+    manifest = training.get("data")
+    if not isinstance(manifest, dict) or "source" not in manifest:
+        raise UserError(f"'{folder}/training.json' has no data manifest; pass members_file/nonmembers_file")
+    data = reload_data(manifest, folder)
+    return AuditData(privacy, training, [data.texts[i] for i in data.member_indices],
+                     [data.texts[i] for i in data.nonmember_indices], data.canaries, manifest["data_sha256"])
+
+
+def data_from_files(members_file: str, nonmembers_file: str, folder=None) -> AuditData:
+    from evalsuite.fingerprint import sha256_json
+    from evalsuite.task_types import load_records
+
+    texts = []
+    for path in (members_file, nonmembers_file):
+        rows = load_records(path)
+        if any(not isinstance(r, dict) or "text" not in r for r in rows):
+            raise UserError(f"'{path}' needs a 'text' field on every row")
+        texts.append([str(r["text"]) for r in rows])
+    info = _optional_info(folder)
+    privacy, training = info if info else ({"dp": False}, {})
+    return AuditData(privacy, training, texts[0], texts[1], [], sha256_json(texts))
 
 
 def _optional_info(folder):
@@ -64,7 +93,100 @@ def _optional_info(folder):
         return None
 
 
-def run_audit(model, ctx: JobContext) -> JobOutcome:
+def reference_problem(spec: str, origin: str) -> str | None:
+    """Why `spec` cannot be the reference model (None when it can); nothing is loaded."""
+    from evalsuite.models.factory import resolve_model_spec
+    from evalsuite.options import declared_options
+    from evalsuite.registry import REGISTRY
+
+    refusal = (f"{origin} '{spec}' would unpickle a file to build the reference model, which runs code from it; "
+               "the reference must be a language model folder (pass reference_model=SPEC or none)")
+    if not isinstance(spec, str) or not spec.strip():
+        return f"{origin} must be a model spec, got {spec!r}"
+    if spec.split(":", 1)[0].strip().lower() in ("sklearn", "torch", "predictions") and ":" in spec:
+        return refusal
+    try:
+        resolved = resolve_model_spec(spec, {"progress": False})
+    except UserError as exc:
+        return f"{origin}: {exc}"
+    entry = REGISTRY.get("model", resolved.adapter)
+    if entry.short_name in ("sklearn", "torch", "predictions") or \
+            "allow_pickle" in declared_options(entry.obj, skip=("spec",)):
+        return refusal
+    return None
+
+
+def build_reference(spec: str, target, origin: str):
+    """The reference model, through the model factory, on the audited model's device and dtype."""
+    from evalsuite.models.factory import load_model
+    from evalsuite.privacy.finetune import run_model_options
+
+    problem = reference_problem(spec, origin)
+    if problem:
+        raise UserError(problem)
+    return load_model(spec, **run_model_options(target))
+
+
+@task("privacy_audit")
+def privacy_audit(
+        checkpoint: Annotated[str | None, Option("checkpoint folder from evalsuite finetune (default: the model's "
+                                                 "own folder)")] = None,
+        reference_model: Reference = BASE, n_canary_candidates: CanaryCandidates = 1000,
+        members_file: Annotated[str | None, Option("JSONL of member texts (a 'text' field), instead of the "
+                                                   "checkpoint's training.json")] = None,
+        nonmembers_file: Annotated[str | None, Option("JSONL of non-member texts, with members_file")] = None) -> Job:
+    """Membership inference (loss and reference attacks), canary exposure, empirical epsilon lower bound."""
+    problems = []
+    if bool(members_file) != bool(nonmembers_file):
+        problems.append("give both members_file and nonmembers_file, or neither")
+    if checkpoint is not None and not Path(checkpoint).is_dir():
+        problems.append(f"checkpoint '{checkpoint}' is not a folder; pass a checkpoint from `evalsuite finetune`")
+    if reference_model not in (BASE, NO_REFERENCE):
+        problems.append(reference_problem(reference_model, "reference_model"))
+    problems = [p for p in problems if p]
+    if problems:
+        raise UserError("; ".join(problems))
+    state: dict = {}
+
+    def gather(folder) -> AuditData:
+        if members_file:
+            return data_from_files(members_file, nonmembers_file, folder)
+        if folder is None:
+            raise UserError("privacy_audit needs a checkpoint folder from `evalsuite finetune` (option checkpoint)")
+        return data_from_checkpoint(folder)
+
+    if checkpoint is not None or members_file:  # the data is checked now, before the model loads
+        state["data"] = gather(checkpoint)
+
+    def check(model) -> None:
+        if "data" not in state:
+            state["data"] = gather(getattr(model, "folder", None))
+        data = state["data"]
+        spec = data.training.get("base_model") if reference_model == BASE else reference_model
+        if reference_model == BASE and spec:
+            problem = reference_problem(str(spec), "the checkpoint's base_model")
+            if problem:
+                raise UserError(problem)
+        state["reference"] = spec if spec and spec != NO_REFERENCE else None
+
+    def run(model, ctx):
+        if "reference" not in state:
+            check(model)
+        spec = state["reference"]
+        reference = None
+        if spec:
+            ctx.echo(f"[privacy_audit] reference model {spec}")
+            reference = build_reference(str(spec), model, "reference_model")
+        return run_audit(model, ctx, state["data"], reference=reference, reference_spec=spec,
+                         n_canary_candidates=n_canary_candidates)
+
+    return CheckedJob(run=run, category="privacy", requires=("loglikelihood_rolling", "loglikelihood"),
+                      description="privacy audit of a fine-tuned checkpoint", name="privacy_audit", check=check)
+
+
+def run_audit(model, ctx: JobContext, data: AuditData, *, reference=None, reference_spec: str | None = None,
+              n_canary_candidates: int = 1000) -> JobOutcome:
+    """Attack `model` (the fine-tuned one); `reference`, when given, is the model the calibrated attack compares to."""
     import numpy as np
 
     from evalsuite.privacy.canaries import CHANCE_EXPOSURE_BITS, canary_exposures
@@ -75,7 +197,8 @@ def run_audit(model, ctx: JobContext) -> JobOutcome:
     from evalsuite.stats import BOOTSTRAP_METHOD, bootstrap_ci
     from evalsuite.task_types import LOWER
 
-    privacy, training, members, nonmembers, canaries, data_hash = _audit_inputs(model, ctx)
+    privacy, members, nonmembers = data.privacy, data.members, data.nonmembers
+    canaries, data_hash = data.canaries, data.data_hash
     if ctx.limit:
         members, nonmembers = members[: ctx.limit], nonmembers[: ctx.limit]
     if len(members) < 2 or len(nonmembers) < 2:
@@ -86,12 +209,8 @@ def run_audit(model, ctx: JobContext) -> JobOutcome:
     target_loss = example_losses(model, texts)
     attacks = {"loss": -target_loss}
     ref_loss = None
-    reference_spec = ctx.options.get("reference_model", training.get("base_model"))
-    if reference_spec and reference_spec != "none":
-        from evalsuite.runner import resolve_model
-
-        ctx.echo(f"[privacy_audit] reference model {reference_spec}")
-        ref_loss = example_losses(resolve_model(str(reference_spec), {"progress": False}), texts)
+    if reference is not None:
+        ref_loss = example_losses(reference, texts)
         attacks["reference"] = ref_loss - target_loss
 
     dp = bool(privacy.get("dp"))
@@ -127,7 +246,7 @@ def run_audit(model, ctx: JobContext) -> JobOutcome:
 
     canary_rows = []
     if canaries:
-        canary_rows = canary_exposures(model, canaries, n_candidates=int(ctx.options.get("n_canary_candidates", 1000)),
+        canary_rows = canary_exposures(model, canaries, n_candidates=n_canary_candidates,
                                        seed=ctx.seed)
         values = np.array([r["exposure_bits"] for r in canary_rows])
         ci = bootstrap_ci({"x": values}, lambda c: c["x"].mean(axis=-1), n_resamples=ctx.bootstrap_resamples,

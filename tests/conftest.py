@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -104,6 +105,32 @@ metric_list:
 """)
     (folder / "toy_group.yaml").write_text("group: toy_group\ntask:\n  - toy_mc\n  - toy_ppl\n")
     return folder
+
+
+@contextlib.contextmanager
+def _limited_threads(n: int):
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def limited_threads():
+    """`with limited_threads(n): ...` runs the block on n torch threads and restores the old count after,
+    so no test or fixture leaks its thread count into the rest of the session (for session fixtures)."""
+    return _limited_threads
+
+
+@pytest.fixture
+def torch_threads():
+    """`torch_threads(n)` sets torch's thread count for this test; the old count is restored after it."""
+    with contextlib.ExitStack() as stack:
+        yield lambda n: stack.enter_context(_limited_threads(n))
 
 
 def pytest_collection_modifyitems(config, items):

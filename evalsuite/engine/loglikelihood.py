@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from evalsuite.engine.batching import is_out_of_memory, token_budget_batches
+from evalsuite.engine.kvcache import cache_argument, crop_to, new_cache, output_cache
 from evalsuite.errors import UserError
 
 TokenPair = tuple[tuple[int, ...], tuple[int, ...]]
@@ -61,6 +62,7 @@ class LoglikelihoodScorer:
         self.progress = progress
         self.device = next(model.parameters()).device
         self._keeps_logits = "logits_to_keep" in inspect.signature(model.forward).parameters
+        self._cache_arg = cache_argument(model)  # "cache" (transformers 5) or "past_key_values"
         self.forward_calls = 0  # how many model forwards ran (tests and benchmarks read it)
 
     def score(
@@ -114,7 +116,9 @@ class LoglikelihoodScorer:
         else:
             where = last
         self.forward_calls += 1
-        out = self.model(input_ids=ids, use_cache=True, **kwargs)
+        cache = new_cache(self.model)
+        out = self.model(input_ids=ids, use_cache=True, **{self._cache_arg: cache}, **kwargs)
+        cache = output_cache(out, cache)
         rows = torch.arange(len(groups), device=self.device)
         first_logprobs = out.logits[rows, where].float().log_softmax(-1)  # predicts each continuation's 1st token
 
@@ -137,11 +141,10 @@ class LoglikelihoodScorer:
         # Slot k holds every context's k-th tail input: each pass reads the context cache in place
         # (no per-continuation copies) and is cropped back to the contexts afterwards.
         rows_by_context = [list(t.values()) for t in tails]
-        cache = out.past_key_values
         for slot in range(max((len(r) for r in rows_by_context), default=0)):
             chunk = [(groups[i].context, r[slot]) if slot < len(r) else None for i, r in enumerate(rows_by_context)]
             results.update(self._score_slot(chunk, cache, lengths, width))
-            cache.crop(width - cache.get_seq_length())  # drop what the pass appended
+            crop_to(cache, width)  # drop what the pass appended
         return results
 
     def _score_slot(self, chunk, cache, lengths, width):
@@ -163,7 +166,7 @@ class LoglikelihoodScorer:
         positions = (torch.tensor(lengths)[:, None] + torch.arange(tail_width)).clamp(max=self.max_length - 1)
         self.forward_calls += 1
         out = self.model(input_ids=inputs.to(self.device), attention_mask=mask.to(self.device),
-                         position_ids=positions.to(self.device), past_key_values=cache, use_cache=True)
+                         position_ids=positions.to(self.device), use_cache=True, **{self._cache_arg: cache})
         logprobs = out.logits.float().log_softmax(-1)
         members = [(r, m) for r, item in enumerate(chunk) if item is not None for m in item[1]]
         targets = torch.zeros((len(members), tail_width), dtype=torch.long)

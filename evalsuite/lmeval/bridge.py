@@ -3,13 +3,15 @@
 lm-eval keeps doing what it is good at (YAML task configs, Jinja prompts,
 few-shot sampling, filters, metrics, groups); every model call it makes is
 answered by evalsuite's engine, with its batching, shared contexts, request
-cache and fingerprinting.
+cache and fingerprinting. lm-eval's own progress bars and logging follow the run's
+output rules (evalsuite.progress).
 """
 
 from __future__ import annotations
 
 from lm_eval.api.model import LM
 
+from evalsuite import progress
 from evalsuite.answering import answer
 from evalsuite.errors import UserError
 from evalsuite.requests import Generate, Loglikelihood, LoglikelihoodRolling
@@ -22,6 +24,7 @@ class EvalsuiteLM(LM):
         super().__init__()
         self.model = model
         self.cache = cache
+        progress.attach("lm_eval")  # the run's output rules (no git "fatal: ..." line) while lm-eval runs
 
     @property
     def tokenizer_name(self) -> str:

@@ -62,7 +62,8 @@ class LMEvalTasks:
         return list(self.manager.all_tasks)
 
 
-def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int | None, seed: int) -> dict:
+def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int | None, seed: int,
+                    n_resamples: int = 1000) -> dict:
     """Evaluate one lm-eval task or group on `model`; returns metrics, samples and hashes."""
     from lm_eval import evaluator
 
@@ -87,34 +88,97 @@ def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int |
             raise UserError(f"lm-eval task '{name}' could not load its data: {message}; check the task's "
                             "dataset settings") from None
         raise
-    return _collect(name, out, sha256_json)
+    return _collect(name, out, sha256_json, seed=seed, n_resamples=n_resamples)
+
+
+def aggregation_of(out: dict, task: str, metric: str) -> str | None:
+    """The name of lm-eval's aggregation of `metric` in `task`: the task's metric_list, else lm-eval's default."""
+    for spec in (out.get("configs", {}).get(task, {}) or {}).get("metric_list") or []:
+        if isinstance(spec, dict) and spec.get("metric") == metric and isinstance(spec.get("aggregation"), str):
+            return spec["aggregation"]
+    try:
+        from lm_eval.api.registry import get_metric_aggregation
+
+        found = get_metric_aggregation(metric)
+    except Exception:  # an unknown metric: lm-eval logs and returns None, older versions raise
+        return None
+    return getattr(found, "__name__", None)
+
+
+def _leaves(out: dict, task: str) -> list[str]:
+    """`task` itself when it has samples, else the tasks under it (a group's subtasks, recursively)."""
+    if task in out.get("samples", {}):
+        return [task]
+    found = []
+    for sub in (out.get("group_subtasks") or {}).get(task, []):
+        found += [leaf for leaf in _leaves(out, sub) if leaf not in found]
+    return found
+
+
+def _per_sample(out: dict, task: str, filt: str, metric: str) -> tuple[list, object, str | None]:
+    """(values, strata, aggregation) of a metric from lm-eval's logged samples.
+
+    A group's metric pools its subtasks' rows (strata: the subtask of each row), and counts as a mean only
+    when every subtask aggregates by mean; sample_interval then checks that the pooled mean is the group's
+    reported value (lm-eval's size-weighted group mean), so other group weightings get no interval.
+    """
+    import numpy as np
+
+    leaves = _leaves(out, task)
+    values, strata = [], []
+    for i, leaf in enumerate(leaves):
+        for row in out["samples"][leaf]:
+            if row.get("filter", filt) == filt and metric in row:
+                values.append(row[metric])
+                strata.append(i)
+    kinds = {aggregation_of(out, leaf, metric) for leaf in leaves}
+    aggregation = kinds.pop() if len(kinds) == 1 else None
+    if leaves != [task] and aggregation != "mean":
+        aggregation = None
+    return values, (np.asarray(strata) if len(leaves) > 1 else None), aggregation
 
 
 def _looks_like_data_problem(message: str) -> bool:
     return bool(re.search(r"data|file|split|path|dataset", message, re.IGNORECASE))
 
 
-def _collect(name: str, out: dict, sha256_json) -> dict:
+def _collect(name: str, out: dict, sha256_json, *, seed: int = 1234, n_resamples: int = 1000) -> dict:
+    """Metrics (with intervals from the per-sample scores), samples and hashes of one simple_evaluate output.
+
+    lm-eval's own interval would be value +- 1.96 x stderr, which leaves [0, 1] on small n (acc 0.4 on
+    5 questions: [-0.08, 0.88]). Instead, from lm-eval's per-sample values (evalsuite.stats.sample_interval):
+    a mean of 0/1 scores gets a Wilson score interval, any other mean a seeded percentile bootstrap, a
+    corpus aggregate (perplexity, word_perplexity, bits_per_byte, ...) a bootstrap that recomputes the
+    aggregate on resampled rows, and anything else no interval (ci null, ci_method "none"). lm-eval's
+    stderr is kept as `lmeval_stderr`.
+    """
+    from evalsuite.stats import sample_interval
+
     metrics = {}
     higher = out.get("higher_is_better", {})
     for task_name, values in out["results"].items():
         prefix = "" if task_name == name else f"{task_name}/"
         n = out.get("n-samples", {}).get(task_name, {}).get("effective")
         for key, value in values.items():
-            if "," not in key or "_stderr" in key or not isinstance(value, (int, float)):
+            if "," not in key or "_stderr" in key or isinstance(value, bool) or not isinstance(value, (int, float)):
                 continue
             metric, filt = key.split(",", 1)
             stderr = values.get(f"{metric}_stderr,{filt}")
             label = prefix + (metric if filt == "none" else f"{metric},{filt}")
             better = higher.get(task_name, {}).get(metric)
-            ci = None
-            if isinstance(stderr, (int, float)):
-                ci = (value - 1.96 * stderr, value + 1.96 * stderr)
-            metrics[label] = {"value": float(value),
-                              "direction": "higher" if better is not False else "lower", "ideal": None,
-                              "ci": list(ci) if ci else None,
-                              "ci_method": "lm-eval stderr, normal approximation" if ci else "none",
-                              "confidence": 0.95, "n": n}
+            per_sample, strata, aggregation = _per_sample(out, task_name, filt, metric)
+            interval = sample_interval(per_sample, aggregation, float(value), strata=strata, seed=seed,
+                                       n_resamples=n_resamples)
+            entry = {"value": float(value), "direction": "higher" if better is not False else "lower",
+                     "ideal": None, "ci": interval.ci, "ci_method": interval.method, "confidence": 0.95,
+                     "n": n if n is not None else (len(per_sample) or None),
+                     "lmeval_stderr": float(stderr) if isinstance(stderr, (int, float))
+                     and not isinstance(stderr, bool) else None}
+            if interval.range is not None:
+                entry["range"] = list(interval.range)
+            if interval.note:
+                entry["ci_note"] = interval.note
+            metrics[label] = entry
     samples = []
     for task_name, rows in out.get("samples", {}).items():
         for row in rows:

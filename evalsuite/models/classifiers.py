@@ -6,21 +6,26 @@ Fairness audits and attributions program against one small protocol
 
 - `HFSequenceClassifier`: a transformers sequence-classification model (texts in),
   batched on CUDA when present; exposes `.module` and `.tokenizer` for gradients;
-- `SklearnClassifier`: a fitted scikit-learn estimator, from Python or a joblib/pickle
-  file (feature rows in; a DataFrame keeps only the columns the estimator was fitted on);
-- `TorchClassifier`: a torch module (from Python, TorchScript, or a whole saved module)
-  over numeric feature rows; one output unit means a sigmoid, several a softmax;
+- `SklearnClassifier`: a fitted scikit-learn estimator, from Python, a skops file, or a
+  joblib/pickle file with allow_pickle (feature rows in; a DataFrame keeps only the
+  columns the estimator was fitted on);
+- `TorchClassifier`: a torch module (from Python, TorchScript, or a whole module saved
+  with torch.save, with allow_pickle) over numeric feature rows; one output unit means a
+  sigmoid, several a softmax;
 - `PredictionsFile`: no model at all, a column of predictions (and optional scores)
   aligned with the audited data row by row or joined on an id column.
 
-Loading a pickle or a whole torch module runs code from the file: only load files
-you trust (the same rule as `pickle.load`).
+Loading a pickle or a whole torch module runs code from the file, so neither happens
+unless the user opts in with allow_pickle=true; skops files (types checked before
+loading) and TorchScript need no flag.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import pickle
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,85 @@ def _existing_file(spec: str | Path, kind: str) -> Path:
     return path
 
 
+def _is_skops(data: bytes) -> bool:
+    """A skops file is a zip archive with a schema.json at its top."""
+    if not data.startswith(b"PK"):
+        return False
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "schema.json" in archive.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _sklearn_own(type_name: str) -> bool:
+    """True when `type_name` (module.Name, as skops reports it) is defined in scikit-learn itself.
+
+    A name under `sklearn.` is imported and its `__module__` checked, so a function that a
+    scikit-learn module merely imports (shutil.rmtree, say) is not trusted through that path."""
+    import importlib
+
+    module_name, _, attr = type_name.rpartition(".")
+    if not module_name.startswith("sklearn."):
+        return False
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError):
+        return False
+    defined_in = getattr(obj, "__module__", "") or ""
+    return defined_in == module_name and getattr(obj, "__name__", None) == attr
+
+
+def _load_skops(path: Path, data: bytes):
+    """Load a skops file: types skops trusts, plus scikit-learn's own; anything else is refused, by name."""
+    sio = require("skops.io", "audits")
+    try:
+        untrusted = sio.get_untrusted_types(data=data)
+    except Exception as exc:  # a damaged archive or schema
+        raise UserError(f"could not read skops file '{path}' ({type(exc).__name__}: {exc}); save it again with "
+                        "skops.io.dump") from None
+    unknown = [t for t in untrusted if not _sklearn_own(t)]
+    if unknown:
+        raise UserError(f"skops file '{path}' holds types that are neither skops-trusted nor scikit-learn's: "
+                        f"{', '.join(unknown)}; if you trust them, load it in Python with "
+                        "skops.io.load(path, trusted=[...]) and pass the estimator")
+    return sio.loads(data, trusted=untrusted)
+
+
+def _load_pickle(path: Path):
+    """joblib/pickle: only reached with allow_pickle=True (this runs code from the file)."""
+    joblib = require("joblib", "audits")
+    try:
+        return joblib.load(path)
+    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, AttributeError, ImportError) as exc:
+        raise UserError(f"could not load estimator '{path}' ({type(exc).__name__}: {exc}); save it with "
+                        "skops.io.dump (or joblib.dump)") from None
+
+
+def _is_torchscript(path: Path) -> bool:
+    """TorchScript archives carry compiled code (`<name>/code/...`); torch.save archives do not."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any("/code/" in n for n in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _refuse_pickled_module(path: Path):
+    """What a non-TorchScript file holds, read with torch's weights-only unpickler (it runs no code).
+
+    Tensors or a state dict come back (and are refused by the caller as not a module); a whole
+    pickled module cannot be read this way, and the error says how to load it."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # the weights-only unpickler refused a class: a whole pickled module (or not torch at all)
+        raise UserError(f"'{path}' is not TorchScript but a pickled module (torch.save(model)), and loading it runs "
+                        "code from the file; if you trust it pass --model-args allow_pickle=true, or save "
+                        "TorchScript: torch.jit.save(torch.jit.script(model), path)") from None
+
+
 class HFSequenceClassifier(HFAdapter):
     """A transformers sequence classifier over texts."""
 
@@ -61,7 +145,7 @@ class HFSequenceClassifier(HFAdapter):
 
     def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
                  trust_remote_code: bool = False, max_length: int | None = None, batch_size: int = 32,
-                 progress: bool = True, name: str | None = None, token_budget: int | None = None):
+                 progress: bool = True, name: str | None = None):
         super().__init__(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                          max_length=max_length, progress=progress, name=name)
         config = self.model.config
@@ -88,33 +172,41 @@ class HFSequenceClassifier(HFAdapter):
 
 
 class SklearnClassifier:
-    """A fitted scikit-learn classifier (or anything with predict_proba / predict and classes_)."""
+    """A fitted scikit-learn classifier (or anything with predict_proba / predict and classes_).
+
+    From a file: skops (loaded with skops' trusted-type check) without any flag; joblib/pickle only
+    with `allow_pickle=True`, since unpickling runs code from the file."""
 
     capabilities = frozenset({"classify"})
 
-    def __init__(self, spec_or_estimator: Any, *, name: str | None = None, **_ignored):
+    def __init__(self, spec_or_estimator: Any, *, allow_pickle: bool = False, name: str | None = None):
         if isinstance(spec_or_estimator, (str, Path)):
             path = _existing_file(spec_or_estimator, "estimator")
             data = path.read_bytes()
-            try:
-                joblib = require("joblib", "audits")
-                self.estimator = joblib.load(path)
-            except (pickle.UnpicklingError, EOFError, ValueError, KeyError) as exc:
-                raise UserError(f"could not load estimator '{path}' ({exc}); save it with joblib.dump") from None
+            if _is_skops(data):
+                self.estimator, self.format = _load_skops(path, data), "skops"
+            elif path.suffix == ".skops":
+                raise UserError(f"'{path}' is not a valid skops file; save the model with skops.io.dump")
+            elif allow_pickle is not True:
+                raise UserError(f"'{path}' is a pickle/joblib file and loading it runs code from the file; if you "
+                                "trust it pass --model-args allow_pickle=true, or save the model with skops "
+                                "(skops.io.dump(model, 'model.skops')) and load that")
+            else:
+                self.estimator, self.format = _load_pickle(path), "pickle"
             self.name = name or path.stem
+            self._digest = {"file_sha256": _sha256_bytes(data)}
         else:
-            self.estimator = spec_or_estimator
-            data = pickle.dumps(spec_or_estimator)
+            self.estimator, self.format = spec_or_estimator, "object"
             self.name = name or type(spec_or_estimator).__name__
+            self._digest = {"pickle_sha256": _sha256_bytes(pickle.dumps(spec_or_estimator))}  # dumping runs nothing
         if not hasattr(self.estimator, "classes_"):
             raise UserError(f"estimator '{self.name}' is not a fitted classifier (no classes_); fit it first")
         self.classes = list(self.estimator.classes_)
         self.labels = [str(c) for c in self.classes]
-        self._sha256 = _sha256_bytes(data)
 
     def fingerprint(self) -> dict:
         return {"adapter": "sklearn", "model": self.name, "estimator": type(self.estimator).__name__,
-                "pickle_sha256": self._sha256}
+                **self._digest}
 
     def _features(self, inputs):
         names = getattr(self.estimator, "feature_names_in_", None)
@@ -137,19 +229,21 @@ class TorchClassifier:
 
     capabilities = frozenset({"classify"})
 
-    def __init__(self, module_or_path: Any, *, labels: Sequence[str] | str | None = None,
-                 device: str | None = None, name: str | None = None, **_ignored):
+    def __init__(self, module_or_path: Any, *, device: str | None = None, allow_pickle: bool = False,
+                 labels: Sequence[str] | str | None = None, name: str | None = None):
         import torch
 
         if isinstance(module_or_path, (str, Path)):
             path = _existing_file(module_or_path, "torch model")
-            try:
+            if _is_torchscript(path):
                 module = torch.jit.load(str(path), map_location="cpu")
-            except RuntimeError:  # not TorchScript: a whole module saved with torch.save
-                module = torch.load(path, map_location="cpu", weights_only=False)
-            if not isinstance(module, torch.nn.Module):
-                raise UserError(f"'{path}' holds a {type(module).__name__}, not a torch module; save the whole "
-                                "module (torch.save(model)) or TorchScript (torch.jit.save)")
+            elif allow_pickle is True:
+                module = torch.load(path, map_location="cpu", weights_only=False)  # the user trusts this file
+            else:
+                module = _refuse_pickled_module(path)
+            if not isinstance(module, (torch.nn.Module, torch.jit.ScriptModule)):
+                raise UserError(f"'{path}' holds a {type(module).__name__}, not a torch module; save TorchScript "
+                                "(torch.jit.save(torch.jit.script(model), path)) or pass the module from Python")
             self.name = name or path.stem
         else:
             module = module_or_path
@@ -201,7 +295,7 @@ class PredictionsFile:
 
     def __init__(self, source: Any, *, column: str = "prediction", score_column: str | None = None,
                  id_column: str | None = None, labels: Sequence[str] | str | None = None,
-                 name: str | None = None, **_ignored):
+                 name: str | None = None):
         pd = require("pandas", "audits")
         if isinstance(source, (str, Path)):
             from evalsuite.task_types import load_table

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from evalsuite.errors import UserError
 from evalsuite.models.hf_loading import HFAdapter
 
 
@@ -23,12 +24,13 @@ class HFEncoder(HFAdapter):
 
     def __init__(self, spec: str, *, device: str | None = None, dtype: str | None = None,
                  trust_remote_code: bool = False, max_length: int | None = None, batch_size: int = 64,
-                 normalize: bool = False, progress: bool = True, name: str | None = None,
-                 token_budget: int | None = None):
+                 normalize: bool = False, progress: bool = True, name: str | None = None):
         super().__init__(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                          max_length=max_length, progress=progress, name=name)
         self.batch_size = batch_size
-        self.normalize = normalize in (True, 1, "1", "true", "True")
+        if not isinstance(normalize, bool):  # the factory parses text; a string here would always be truthy
+            raise UserError(f"normalize must be True or False, got {normalize!r}")
+        self.normalize = normalize
 
     def fingerprint_extra(self) -> dict:
         return {"pooling": "mean", "normalize": self.normalize}

@@ -10,16 +10,15 @@ comparable with lm-eval's own backend.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
+
+from evalsuite.progress import bar as progress_bar
+from evalsuite.engine.batching import default_token_budget
 from evalsuite.errors import UserError
 from evalsuite.models.base import OnResult
 from evalsuite.models.hf_loading import HFAdapter
 from evalsuite.requests import (Generate, Loglikelihood, LoglikelihoodResult, LoglikelihoodRolling,
                                 RollingResult)
-
-# CPU caches favour small batches (measured with benchmarks/bench_vs_lmeval.py); GPUs favour large ones.
-DEFAULT_CPU_BUDGET, DEFAULT_GPU_BUDGET = 1024, 65536
 
 
 class HFCausalLM(HFAdapter):
@@ -33,7 +32,7 @@ class HFCausalLM(HFAdapter):
                  max_length: int | None = None, progress: bool = True, name: str | None = None):
         super().__init__(spec, device=device, dtype=dtype, trust_remote_code=trust_remote_code,
                          max_length=max_length, progress=progress, name=name)
-        self.token_budget = token_budget or (DEFAULT_GPU_BUDGET if self.device.type == "cuda" else DEFAULT_CPU_BUDGET)
+        self.token_budget = token_budget or default_token_budget(self.device)
         self.show_progress = progress
         self._scorer = None
         self.tokens_processed = 0  # tokens fed to the model (cached answers cost none)
@@ -91,7 +90,7 @@ class HFCausalLM(HFAdapter):
             index_of.setdefault(pair, []).append(k)
         self.tokens_processed += sum(len(c) + len(k) - 1 for c, k in index_of)
         scorer = self.scorer()
-        with _progress(len(index_of), desc, self.show_progress) as bar:
+        with progress_bar(total=len(index_of), desc=desc, unit="req", show=self.show_progress) as bar:
             scorer.progress = bar.update
             def done(batch):
                 for pair, value in batch:
@@ -146,7 +145,7 @@ class HFCausalLM(HFAdapter):
         from evalsuite.engine.generate import Generator
 
         gen = Generator(self.model, self.tokenizer, max_length=self.max_length, token_budget=self.token_budget)
-        with _progress(len(requests), "generate", self.show_progress) as bar:
+        with progress_bar(total=len(requests), desc="generate", unit="req", show=self.show_progress) as bar:
             gen.progress = bar.update
             def done(batch):
                 for i, text in batch:
@@ -157,9 +156,3 @@ class HFCausalLM(HFAdapter):
             return gen.generate(prompts, [r.until for r in requests],
                                 [r.max_new_tokens for r in requests], done)
 
-
-def _progress(total: int, desc: str, enabled: bool):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="req", disable=not enabled or os.environ.get("EVALSUITE_QUIET") == "1",
-                leave=False)

@@ -8,7 +8,7 @@ fix), how its fingerprint is computed, and how long its inputs may be.
 
 from __future__ import annotations
 
-import os
+import contextlib
 from pathlib import Path
 
 from evalsuite.errors import UserError
@@ -52,11 +52,24 @@ def device_and_dtype(device: str | None, dtype: str | None):
     return resolved, DTYPES[dtype]
 
 
-def quiet_transformers(progress: bool) -> None:
+@contextlib.contextmanager
+def loading_bars(show: bool):
+    """transformers' loading bars on or off for one load, restored afterwards (evalsuite.progress decides the rest)."""
     from transformers.utils import logging as hf_logging
 
-    if not progress or os.environ.get("EVALSUITE_QUIET") == "1":
-        hf_logging.disable_progress_bar()
+    from evalsuite import progress
+
+    progress.attach("transformers")
+    if show and progress.enabled():
+        yield
+        return
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
 
 
 def load_pretrained(auto_class, folder: Path, spec: str, kind: str, *, dtype: str, device,
@@ -65,6 +78,9 @@ def load_pretrained(auto_class, folder: Path, spec: str, kind: str, *, dtype: st
     import torch
     from transformers import AutoTokenizer
 
+    if not isinstance(trust_remote_code, bool):  # a string such as "false" must never switch it on
+        raise UserError(f"trust_remote_code must be True or False, got {trust_remote_code!r}; "
+                        "pass a bool (--trust-remote-code on the command line)")
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
         model = auto_class.from_pretrained(folder, dtype=getattr(torch, dtype),
@@ -107,13 +123,13 @@ class HFAdapter:
                  max_length: int | None, progress: bool, name: str | None):
         import transformers
 
-        quiet_transformers(progress)
         self.folder = require_local(spec, "model")
         self.name = name or spec
         self.device, self.dtype = device_and_dtype(device, dtype)
-        self.tokenizer, self.model = load_pretrained(getattr(transformers, self.AUTO_CLASS), self.folder, spec,
-                                                     self.KIND, dtype=self.dtype, device=self.device,
-                                                     trust_remote_code=trust_remote_code)
+        with loading_bars(progress):
+            self.tokenizer, self.model = load_pretrained(getattr(transformers, self.AUTO_CLASS), self.folder, spec,
+                                                         self.KIND, dtype=self.dtype, device=self.device,
+                                                         trust_remote_code=trust_remote_code)
         self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
         self._fingerprint = None
 

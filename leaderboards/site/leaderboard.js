@@ -1,5 +1,7 @@
 /* evalsuite leaderboard table: builds rows from the embedded JSON, sorts on header click, filters by name.
-   Every value goes in through textContent, never innerHTML, so model and task names stay text. */
+   Every value goes in through textContent, never innerHTML, so model and task names stay text.
+   The default order is the ranking (data.models comes ranked); sorting by Overall keeps ranked rows
+   before partial-coverage ones, whose overall averages fewer categories and is not comparable. */
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("leaderboard-data").textContent);
@@ -7,7 +9,9 @@
   var body = table.tBodies[0];
   var filter = document.getElementById("filter");
   var counter = document.getElementById("row-count");
-  var state = { key: "overall", descending: true };
+  var state = { key: "rank", descending: false };
+  var position = {};
+  data.models.forEach(function (model, i) { position[model.model] = i; });
 
   function fmt(x) { return (x === null || x === undefined) ? "" : x.toFixed(3); }
 
@@ -30,6 +34,7 @@
   }
 
   function value(model, key) {
+    if (key === "rank") { return position[model.model]; }
     if (key === "model") { return model.model; }
     if (key === "coverage") { return model.coverage; }
     var cell = key === "overall" ? model.overall : model.categories[key];
@@ -39,6 +44,7 @@
   function render() {
     var key = state.key, sign = state.descending ? -1 : 1;
     var models = data.models.slice().sort(function (a, b) {
+      if (key === "overall" && a.partial !== b.partial) { return a.partial ? 1 : -1; }
       var x = value(a, key), y = value(b, key);
       if (x === null && y === null) { return 0; }
       if (x === null) { return 1; }          // missing scores sort last either way
@@ -52,6 +58,16 @@
     models.forEach(function (model) {
       var tr = document.createElement("tr");
       tr.dataset.model = model.model;
+      if (model.partial) { tr.classList.add("partial"); }
+      var rank = document.createElement("td");
+      rank.className = "num rank";
+      rank.textContent = model.rank_label || "\u2014";
+      if (model.tied_with && model.tied_with.length) {
+        rank.title = "95% intervals overlap with: " + model.tied_with.join(", ");
+      } else if (model.partial) {
+        rank.title = "not ranked: " + model.coverage_label;
+      }
+      tr.appendChild(rank);
       var name = document.createElement("td");
       name.className = "model";
       var link = document.createElement("a");
@@ -63,7 +79,8 @@
       data.categories.forEach(function (c) { tr.appendChild(scoreCell(model, model.categories[c])); });
       var coverage = document.createElement("td");
       coverage.className = "num";
-      coverage.textContent = model.coverage + "/" + data.categories.length;
+      coverage.textContent = model.coverage_label;
+      if (model.partial) { coverage.classList.add("partial-mark"); }
       tr.appendChild(coverage);
       tr.hidden = needle !== "" && model.model.toLowerCase().indexOf(needle) === -1;
       if (!tr.hidden) { shown += 1; }
@@ -86,7 +103,8 @@
         state.descending = !state.descending;
       } else {
         state.key = th.dataset.key;
-        state.descending = th.dataset.key !== "model";   // names A-Z first, scores best first
+        // names A-Z and ranks best first; scores highest first
+        state.descending = th.dataset.key !== "model" && th.dataset.key !== "rank";
       }
       render();
     });

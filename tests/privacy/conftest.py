@@ -24,11 +24,9 @@ def random_texts(n: int, seed: int) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(n)]
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _few_threads():
-    import torch
-
-    torch.set_num_threads(1)  # CI has 2 cores shared with other test workers
+@pytest.fixture(autouse=True)
+def _few_threads(torch_threads):
+    torch_threads(1)  # CI has 2 cores shared with other test workers (restored after each test)
 
 
 @pytest.fixture(scope="session")
@@ -43,24 +41,27 @@ def run_finetune(tiny_lm, data, root: Path, *, dp: bool, epochs: int = 40, **ext
     from evalsuite.privacy.finetune import finetune
 
     cfg = DPConfig(dp=dp, target_epsilon=1.0 if dp else None, delta=1e-3 if dp else None, epochs=epochs,
-                   batch_size=16, max_physical_batch_size=16, lr=0.01, seq_len=48, **extra)
+                   batch_size=16, max_physical_batch_size=16, lr=0.01, seq_len=48, seed=0, **extra)
     messages = []
     result = finetune(str(tiny_lm), {"kind": "file", "path": str(data), "text_field": "text"}, cfg,
                       root / "ckpt", holdout_fraction=HOLDOUT, n_canaries=N_CANARIES, canary_repeats=CANARY_REPEATS,
                       output_dir=str(root / "results"), audit=True,
                       audit_options={"n_canary_candidates": CANDIDATES}, echo=messages.append)
-    record = json.loads(Path(result.summary["records"]["privacy_audit"]).read_text())
+    # One record: the fine-tune's privacy claim and the audit of the checkpoint (evalsuite finetune --audit).
+    record = json.loads((root / "results" / result.summary["records"]["evalsuite/dp_finetune"]).read_text())
     return result, record, messages
 
 
 @pytest.fixture(scope="session")
-def nodp_run(tiny_lm, member_data, tmp_path_factory):
-    return run_finetune(tiny_lm, member_data, tmp_path_factory.mktemp("nodp"), dp=False)
+def nodp_run(tiny_lm, member_data, tmp_path_factory, limited_threads):
+    with limited_threads(1):
+        return run_finetune(tiny_lm, member_data, tmp_path_factory.mktemp("nodp"), dp=False)
 
 
 @pytest.fixture(scope="session")
-def dp_run(tiny_lm, member_data, tmp_path_factory):
-    return run_finetune(tiny_lm, member_data, tmp_path_factory.mktemp("dp"), dp=True)
+def dp_run(tiny_lm, member_data, tmp_path_factory, limited_threads):
+    with limited_threads(1):
+        return run_finetune(tiny_lm, member_data, tmp_path_factory.mktemp("dp"), dp=True)
 
 
 @pytest.fixture()

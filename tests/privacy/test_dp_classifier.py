@@ -51,9 +51,9 @@ def classifier(tmp_path_factory):
 
 
 def _accuracy(checkpoint, rows) -> float:
-    from evalsuite.runner import resolve_model
+    from evalsuite.models.factory import load_model
 
-    model = resolve_model(f"hf-classifier:{checkpoint}", {"progress": False})
+    model = load_model(f"hf-classifier:{checkpoint}", progress=False)
     probs = model.classify([r["text"] for r in rows])
     return float(np.mean(probs.argmax(1) == [r["label"] for r in rows]))
 
@@ -80,7 +80,7 @@ def test_dp_classifier_record_and_reload(classifier, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     privacy = json.loads((tmp_path / "ckpt" / "privacy.json").read_text())
     assert privacy["epsilon"] == pytest.approx(epsilon_for(1.0, 16 / 64, privacy["steps"], 1e-3, "rdp"))
-    [record] = list((tmp_path / "results").glob("runs/*/dp_finetune/record.json"))
+    [record] = list((tmp_path / "results").glob("runs/*/evalsuite_dp_finetune/record.json"))
     assert json.loads(record.read_text())["metrics"]["epsilon"]["value"] == pytest.approx(privacy["epsilon"])
     from safetensors.torch import load_file
 
@@ -88,9 +88,9 @@ def test_dp_classifier_record_and_reload(classifier, tmp_path, capsys):
     after = load_file(str(tmp_path / "ckpt" / "model.safetensors"))
     assert not (before["classifier.weight"] == after["classifier.weight"]).all()  # DP steps moved the head
     from evalsuite.models.classifiers import HFSequenceClassifier
-    from evalsuite.runner import resolve_model
+    from evalsuite.models.factory import load_model
 
-    reloaded = resolve_model(f"hf-classifier:{tmp_path / 'ckpt'}", {"progress": False})
+    reloaded = load_model(f"hf-classifier:{tmp_path / 'ckpt'}", progress=False)
     assert isinstance(reloaded, HFSequenceClassifier) and reloaded.classify(["good cat"]).shape == (1, 2)
 
 

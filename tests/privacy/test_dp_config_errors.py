@@ -18,18 +18,31 @@ def inputs(tiny_lm, member_data):
     return {"model": tiny_lm, "file": member_data}
 
 
+# The messages name the option (target_epsilon), which is the flag's name with '_' for '-'.
 @pytest.mark.parametrize("flags, fragment", [
-    (["--dp", "--target-epsilon", "0", "--delta", "1e-3"], "--target-epsilon must be > 0"),
-    (["--dp", "--target-epsilon", "-1", "--delta", "1e-3"], "--target-epsilon must be > 0"),
-    (["--dp", "--target-epsilon", "1", "--delta", "0.02"], "--delta must be in (0, 1/N)"),  # N = 64 -> 1/N 0.0156
-    (["--dp", "--target-epsilon", "1"], "--delta is required"),
-    (["--dp", "--delta", "1e-3"], "exactly one of --target-epsilon"),
+    (["--dp", "--target-epsilon", "0", "--delta", "1e-3"], "target_epsilon must be > 0"),
+    (["--dp", "--target-epsilon", "-1", "--delta", "1e-3"], "target_epsilon must be > 0"),
+    (["--dp", "--target-epsilon", "inf", "--delta", "1e-3"], "target_epsilon must be a finite number"),
+    (["--dp", "--target-epsilon", "nan", "--delta", "1e-3"], "target_epsilon must be a finite number"),
+    (["--dp", "--target-epsilon", "1", "--delta", "0.02"], "delta must be in (0, 1/N)"),  # N = 64 -> 1/N 0.0156
+    (["--dp", "--target-epsilon", "1", "--delta", "1"], "delta must be < 1"),
+    (["--dp", "--target-epsilon", "1", "--delta", "0"], "delta must be > 0"),
+    (["--dp", "--target-epsilon", "1"], "delta is required"),
+    (["--dp", "--delta", "1e-3"], "exactly one of target_epsilon"),
     (["--dp", "--target-epsilon", "1", "--noise-multiplier", "1", "--delta", "1e-3"], "exactly one of"),
-    (["--dp", "--noise-multiplier", "0", "--delta", "1e-3"], "--noise-multiplier must be > 0"),
+    (["--dp", "--noise-multiplier", "0", "--delta", "1e-3"], "noise_multiplier must be > 0"),
     (["--target-epsilon", "1", "--delta", "1e-3"], "add --dp"),
-    (["--dp", "--noise-multiplier", "1", "--delta", "1e-3", "--accountant", "gdpx"], "--accountant must be"),
-    (["--dp", "--noise-multiplier", "1", "--delta", "1e-3", "--grad-sample-mode", "fast"], "--grad-sample-mode"),
-    (["--lora", "--train-last-layers", "1"], "choose one of --lora and --train-last-layers"),
+    (["--dp", "--noise-multiplier", "1", "--delta", "1e-3", "--accountant", "gdpx"], "accountant must be one of"),
+    (["--dp", "--noise-multiplier", "1", "--delta", "1e-3", "--grad-sample-mode", "fast"], "grad_sample_mode"),
+    (["--lora", "--train-last-layers", "1"], "choose one of lora and train_last_layers"),
+    (["--epochs", "0"], "epochs must be >= 1"),
+    (["--batch-size", "0"], "batch_size must be >= 1"),
+    (["--batch-size", "65"], "sample rate batch_size/N in (0, 1]"),
+    (["--max-physical-batch-size", "0"], "max_physical_batch_size must be >= 1"),
+    (["--audit-holdout", "1"], "holdout must be < 1"),
+    (["--audit-holdout", "-0.5"], "holdout must be >= 0"),
+    (["--audit"], "needs held-out non-members"),
+    (["--audit", "--audit-holdout", "0.5", "--reference-model", "sklearn:/tmp/x.joblib"], "unpickle"),
 ])
 def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, inputs, capsys, flags, fragment):
     assert finetune_cli(tmp_path, inputs, *flags) == 2
@@ -41,6 +54,15 @@ def test_bad_config_is_one_line_exit_2_and_writes_nothing(tmp_path, inputs, caps
 def test_every_problem_is_reported_at_once():
     problems = config_problems(DPConfig(dp=True, target_epsilon=-1, delta=0.5, max_grad_norm=0, epochs=0), 100)
     assert len(problems) == 4
+    problems = config_problems(DPConfig(dp=True, target_epsilon=float("inf"), delta=1.0), 100)
+    assert any("target_epsilon must be > 0 and finite" in p for p in problems)
+    assert any("delta must be in (0, 1)" in p for p in problems)
+
+
+def test_several_bad_options_are_one_line_naming_each(tmp_path, inputs, capsys):
+    assert finetune_cli(tmp_path, inputs, "--dp", "--target-epsilon", "inf", "--delta", "1", "--epochs", "0") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "target_epsilon" in err[0] and "delta" in err[0] and "epochs" in err[0], err
 
 
 def test_existing_output_folder_is_refused_before_training(tmp_path, inputs, capsys):
@@ -49,6 +71,33 @@ def test_existing_output_folder_is_refused_before_training(tmp_path, inputs, cap
     assert finetune_cli(tmp_path, inputs, "--dp", "--noise-multiplier", "1", "--delta", "1e-3") == 2
     assert "already exists" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "read-only"])
+def test_unwritable_out_is_refused_before_training(tmp_path, inputs, capsys, where):
+    import os
+
+    if where == "under-a-file":
+        (tmp_path / "plain.txt").write_text("x")
+        out, fragment = tmp_path / "plain.txt" / "ckpt", "is a file"
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        if os.access(locked, os.W_OK):
+            locked.chmod(0o700)
+            pytest.skip("running as a user who can write anywhere (root)")
+        out, fragment = locked / "ckpt", "not writable"
+    try:
+        code = main(["finetune", "--model", str(inputs["model"]), "--data", str(inputs["file"]), "--out", str(out),
+                     "--output-dir", str(tmp_path / "results"), "--quiet"])
+    finally:
+        if where == "read-only":
+            out.parent.chmod(0o700)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and fragment in err[0] and "--out" in err[0], err
+    assert not (tmp_path / "results").exists() and not out.exists()
 
 
 def test_missing_text_field_is_one_line(tmp_path, inputs, capsys):
@@ -71,7 +120,7 @@ def test_opacus_validator_reasons_for_layers_it_cannot_handle():
     assert module_problems(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.GroupNorm(2, 4))) == []
 
 
-def test_finetune_refuses_a_model_with_unsupported_layers(tmp_path, tiny_lm, member_data, monkeypatch):
+def test_finetune_refuses_a_model_with_unsupported_layers(tmp_path, tiny_lm, member_data):
     """Through the library path: the validator runs on the adapter's module before any training."""
     import torch
 
@@ -79,15 +128,11 @@ def test_finetune_refuses_a_model_with_unsupported_layers(tmp_path, tiny_lm, mem
     from evalsuite.models.hf import HFCausalLM
     from evalsuite.privacy import finetune as ft
 
-    def with_batchnorm(spec, options):
-        adapter = HFCausalLM(str(tiny_lm), progress=False)
-        adapter.model.transformer.extra_norm = torch.nn.BatchNorm1d(4)
-        return adapter
-
-    monkeypatch.setattr("evalsuite.runner.resolve_model", with_batchnorm)
+    adapter = HFCausalLM(str(tiny_lm), progress=False)
+    adapter.model.transformer.extra_norm = torch.nn.BatchNorm1d(4)
     cfg = DPConfig(dp=True, noise_multiplier=1.0, delta=1e-3)
     with pytest.raises(UserError, match="BatchNorm"):
-        ft.finetune(str(tiny_lm), {"kind": "file", "path": str(member_data)}, cfg, tmp_path / "ckpt",
+        ft.finetune(adapter, {"kind": "file", "path": str(member_data)}, cfg, tmp_path / "ckpt",
                     output_dir=str(tmp_path / "results"))
     assert not (tmp_path / "ckpt").exists() and not (tmp_path / "results").exists()
 

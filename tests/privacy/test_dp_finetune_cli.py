@@ -42,7 +42,7 @@ def test_train_last_layers_changes_only_the_last_block(tmp_path, tiny_lm, member
     cfg = DPConfig(dp=True, noise_multiplier=0.5, delta=1e-3, epochs=1, batch_size=8, seq_len=32,
                    train_last_layers=1, lr=0.05)
     result = finetune(str(tiny_lm), {"kind": "file", "path": str(member_data)}, cfg, tmp_path / "ckpt",
-                      output_dir=None, echo=lambda m: None)
+                      output_dir=None)
     before, after = weights(tiny_lm), weights(result.checkpoint)
     changed = {k for k in before if not (before[k] == after[k]).all()}
     assert changed and all(k.startswith("transformer.h.1.") for k in changed), changed
@@ -56,7 +56,7 @@ def test_lora_trains_adapters_and_merges_them(tmp_path, tiny_lm, member_data):
     cfg = DPConfig(dp=True, noise_multiplier=0.5, delta=1e-3, epochs=1, batch_size=8, seq_len=32, lora=True,
                    lora_rank=2, lr=0.05)
     result = finetune(str(tiny_lm), {"kind": "file", "path": str(member_data)}, cfg, tmp_path / "ckpt",
-                      output_dir=None, echo=lambda m: None)
+                      output_dir=None)
     before, after = weights(tiny_lm), weights(result.checkpoint)
     assert set(before) == set(after)  # merged: a plain GPT-2 folder, no adapter tensors
     changed = {k for k in before if not (before[k] == after[k]).all()}
@@ -76,20 +76,21 @@ def test_utility_curve_records_and_plots_each_epsilon_and_no_dp(tmp_path, tiny_l
         "text='text')\n")
     cfg = DPConfig(dp=True, delta=1e-3, epochs=3, batch_size=16, max_physical_batch_size=16, seq_len=32, lr=0.01)
     summary = utility_curve(str(tiny_lm), {"kind": "file", "path": str(member_data)}, cfg, [1.0], ["member_ppl"],
-                            tmp_path / "ckpts", tasks_path=[str(tasks)], output_dir=str(tmp_path / "results"),
-                            echo=lambda m: None)
-    record = json.loads(open(next(iter(summary["records"].values()))).read())
+                            tmp_path / "ckpts", tasks_path=[str(tasks)], output_dir=str(tmp_path / "results"))
+    record = json.loads((tmp_path / "results" / next(iter(summary["records"].values()))).read_text())
     points = {(p["target_epsilon"], p["metric"]): p for p in record["details"]["privacy_utility"]}
     private, plain = points[(1.0, "perplexity")], points[(None, "perplexity")]
     assert private["epsilon"] <= 1.0 and plain["epsilon"] is None
     assert plain["value"] < private["value"]  # the non-private model fits its own training texts better
     assert private["ci"][0] <= private["value"] <= private["ci"][1]
-    assert (tmp_path / "results" / "runs" / summary["run_id"] / "privacy_utility" / "utility_curve.png").is_file()
+    folder = tmp_path / "results" / "runs" / summary["run_id"] / "evalsuite_privacy_utility"
+    assert (folder / "utility_curve.png").is_file()
+    assert sorted(p.name for p in (tmp_path / "ckpts").iterdir()) == ["eps_1", "no_dp"]
 
 
 def test_privacy_curve_cli_rejects_a_bad_epsilon_before_training(tmp_path, tiny_lm, member_data, capsys):
     code = main(["privacy-curve", "--model", str(tiny_lm), "--data", str(member_data), "--epsilons", "1,-2",
                  "--delta", "1e-3", "--tasks", "demo_heldout_ppl", "--out", str(tmp_path / "c"),
                  "--output-dir", str(tmp_path / "r")])
-    assert code == 2 and "--target-epsilon must be > 0" in capsys.readouterr().err
+    assert code == 2 and "each epsilon must be finite and > 0, got -2" in capsys.readouterr().err
     assert not (tmp_path / "c").exists() and not (tmp_path / "r").exists()

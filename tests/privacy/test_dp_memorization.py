@@ -42,8 +42,8 @@ def test_checkpoint_runs_through_evalsuite_run_and_lands_in_the_store(dp_run, tm
     result, _, _ = dp_run
     summary = evalsuite.runner.run(RunConfig(model=str(result.checkpoint), tasks=["privacy_audit"],
                                              output_dir=str(tmp_path), progress=False,
-                                             job_options={"n_canary_candidates": 50}))
-    record = json.loads(open(next(iter(summary["records"].values()))).read())
+                                             task_args={"n_canary_candidates": 50}))
+    record = json.loads((tmp_path / next(iter(summary["records"].values()))).read_text())
     assert record["artifacts"]["roc_plot"] == "roc.png"
     assert (tmp_path / "runs" / summary["run_id"] / "evalsuite_privacy_audit" / "roc.png").is_file()
     rows = sqlite3.connect(tmp_path / "index.sqlite").execute("select * from metrics").fetchall()
@@ -51,8 +51,7 @@ def test_checkpoint_runs_through_evalsuite_run_and_lands_in_the_store(dp_run, tm
 
 
 def test_finetune_record_carries_the_privacy_record(dp_run):
-    result, _, _ = dp_run
-    record = json.loads(open(result.summary["records"]["dp_finetune"]).read())
+    result, record, _ = dp_run  # the fine-tune record carries the audit too
     assert record["category"] == "privacy"
     assert record["metrics"]["epsilon"]["value"] == pytest.approx(result.privacy["epsilon"])
     assert record["details"]["privacy"]["noise_multiplier"] == result.privacy["noise_multiplier"]
@@ -71,9 +70,9 @@ def test_claimed_epsilon_contradicted_by_the_attack_is_a_loud_violation(nodp_run
     (forged / "privacy.json").write_text(json.dumps(privacy))
     messages = []
     summary = run(RunConfig(model=str(forged), tasks=["privacy_audit"], output_dir=str(tmp_path / "r"),
-                            progress=False, job_options={"n_canary_candidates": 20, "reference_model": "none"}),
+                            progress=False, task_args={"n_canary_candidates": 20, "reference_model": "none"}),
                   echo=messages.append)
-    record = json.loads(open(next(iter(summary["records"].values()))).read())
+    record = json.loads((tmp_path / "r" / next(iter(summary["records"].values()))).read_text())
     assert record["metrics"]["dp_bound_violated"]["value"] == 1.0
     assert record["metrics"]["empirical_epsilon_lower_bound"]["value"] > 0.05
     assert "PRIVACY BOUND VIOLATED" in record["details"]["violation"]

@@ -1,0 +1,241 @@
+"""What a run prints besides its results: one progress mechanism, and quiet meaning quiet.
+
+The runner enters `output(quiet)` once for the whole run. Inside it:
+
+- `bar(...)` is the one way evalsuite shows progress (tqdm on stderr; hidden when quiet,
+  when the adapter asked for no progress, or when stderr is not a terminal, so logs and
+  CI output carry no bar residue);
+- `log(message)` writes a progress line through `tqdm.write`, so bars and lines never
+  interleave (nothing when quiet);
+- always, even with progress on: no "Writing model shards" bar from `save_pretrained`,
+  transformers' own bars only on a terminal and cleared when done, and no
+  "fatal: not a git repository" from lm-eval's git-hash lookup;
+- when quiet: transformers', datasets', huggingface_hub's, lm-eval's and Opacus' logging
+  below ERROR, every tqdm bar (lm-eval's, datasets', anyone's) and Python warnings are
+  silenced, so stderr carries errors only.
+
+Everything is restored when the block exits. Libraries imported during the run are
+covered too: quiet settings travel as environment variables their logging reads at
+import, and adapters call `attach("transformers")` / `attach("lm_eval")` after importing
+them, which applies the run's rules to that library until the run ends.
+`EVALSUITE_QUIET=1` in the environment makes every run quiet (the test suite sets it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+# Loggers of the libraries a run drives; quiet lifts each to ERROR (the root logger too,
+# for libraries that log through Python's last-resort handler).
+_LIBRARY_LOGGERS = ("transformers", "datasets", "huggingface_hub", "lm_eval", "lm-eval", "opacus", "accelerate",
+                    "evaluate", "torch", "sentence_transformers", "captum", "shap", "fairlearn", "aif360",
+                    "urllib3", "filelock", "fsspec", "numexpr")
+# Read by those libraries when they are first imported (restored afterwards).
+_QUIET_ENV = {"TRANSFORMERS_VERBOSITY": "error", "DATASETS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+              "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1", "LMEVAL_LOG_LEVEL": "ERROR"}
+_HIDDEN_BARS = ("Writing model shards",)  # bookkeeping bars no user needs, even with progress on
+
+
+@dataclass
+class _Frame:
+    quiet: bool
+    stack: contextlib.ExitStack
+    attached: set = field(default_factory=set)
+
+
+_frames: list[_Frame] = []
+
+
+def _env_quiet() -> bool:
+    return os.environ.get("EVALSUITE_QUIET") == "1"
+
+
+def enabled() -> bool:
+    """Whether progress output is on (off inside `output(quiet=True)` or with EVALSUITE_QUIET=1)."""
+    if _env_quiet():
+        return False
+    return not _frames[-1].quiet if _frames else True
+
+
+def bar(iterable: Iterable | None = None, total: int | None = None, desc: str | None = None, *,
+        show: bool = True, unit: str = "it", leave: bool = False, **kwargs):
+    """A tqdm bar on stderr, shown only when progress is on, `show` is true and stderr is a terminal."""
+    from tqdm.auto import tqdm
+
+    disable = None if (show and enabled()) else True  # None: tqdm hides itself when stderr is not a TTY
+    return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, disable=disable, file=sys.stderr,
+                dynamic_ncols=True, **kwargs)
+
+
+def log(message: str) -> None:
+    """A progress line on stderr, written between bars (nothing when quiet)."""
+    if not enabled():
+        return
+    from tqdm import tqdm
+
+    tqdm.write(str(message), file=sys.stderr)
+
+
+@contextlib.contextmanager
+def output(quiet: bool) -> Iterator[None]:
+    """The output rules of one run (see the module docstring); restores everything on exit."""
+    with contextlib.ExitStack() as stack:
+        frame = _Frame(quiet=bool(quiet) or _env_quiet(), stack=stack)
+        _frames.append(frame)
+        stack.callback(_frames.remove, frame)
+        if frame.quiet:
+            stack.enter_context(_silenced())
+        for library in _ATTACH:  # libraries already imported get the run's rules now
+            if library in sys.modules:
+                attach(library)
+        yield
+
+
+def attach(library: str) -> None:
+    """Apply the active run's output rules to `library` ("transformers" or "lm_eval"), just imported.
+
+    Adapters call this after importing the library; outside `output()` it does nothing. The rules
+    stay until the outermost `output()` block exits."""
+    if not _frames or library not in _ATTACH:
+        return
+    outer = _frames[0]
+    if library not in outer.attached:
+        outer.attached.add(library)
+        outer.stack.enter_context(_ATTACH[library]())
+
+
+# -- quiet -------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _silenced() -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(warnings.catch_warnings())
+        warnings.simplefilter("ignore")
+        stack.enter_context(_logging_at(logging.ERROR))
+        stack.enter_context(_environment(_QUIET_ENV))
+        stack.enter_context(_tqdm_disabled())
+        yield
+
+
+@contextlib.contextmanager
+def _logging_at(level: int) -> Iterator[None]:
+    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
+    saved = [(lg, lg.level) for lg in loggers]
+    try:
+        for lg in loggers:
+            if lg.level < level:
+                lg.setLevel(level)
+        yield
+    finally:
+        for lg, old in saved:
+            lg.setLevel(old)
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+_DISABLE_POSITION = 10  # tqdm(iterable, desc, total, leave, file, ncols, mininterval, maxinterval, miniters, ascii, disable)
+
+
+@contextlib.contextmanager
+def _tqdm_disabled() -> Iterator[None]:
+    """Every tqdm bar created meanwhile is disabled, whoever creates it (all tqdm classes derive from std.tqdm)."""
+    from tqdm import std
+
+    original = std.tqdm.__dict__["__init__"]
+
+    def quiet_init(self, *args, **kwargs):
+        if len(args) > _DISABLE_POSITION:
+            args = (*args[:_DISABLE_POSITION], True, *args[_DISABLE_POSITION + 1:])
+        else:
+            kwargs["disable"] = True
+        original.__get__(self, type(self))(*args, **kwargs)
+
+    std.tqdm.__init__ = quiet_init
+    try:
+        yield
+    finally:
+        std.tqdm.__init__ = original
+
+
+# -- rules for libraries imported during a run -----------------------------------------------
+
+
+@contextlib.contextmanager
+def _transformers_rules() -> Iterator[None]:
+    """transformers' own bars: none for save_pretrained's shards, the rest on a terminal only and cleared."""
+    from transformers.utils import logging as hf_logging
+
+    set_hook = getattr(hf_logging, "set_tqdm_hook", None)  # transformers >= 5
+    if set_hook is None:
+        yield
+        return
+
+    def hook(factory, args, kwargs):
+        desc = str(kwargs.get("desc") or (args[1] if len(args) > 1 else "") or "")
+        if desc.startswith(_HIDDEN_BARS) or not enabled():
+            kwargs["disable"] = True
+        elif "disable" not in kwargs:
+            kwargs["disable"] = None
+        kwargs.setdefault("leave", False)
+        return factory(*args, **kwargs)
+
+    previous = set_hook(hook)
+    try:
+        yield
+    finally:
+        set_hook(previous)
+
+
+def _quiet_git_commit_hash():
+    """lm-eval's lookup of the working folder's git commit, without git's "fatal: ..." on stderr."""
+    import subprocess
+
+    from lm_eval.loggers.utils import get_commit_from_path
+
+    try:
+        out = subprocess.run(["git", "describe", "--always"], capture_output=True, check=True, timeout=10)
+        return out.stdout.decode().strip()
+    except (subprocess.SubprocessError, OSError):
+        return get_commit_from_path(os.getcwd())
+
+
+@contextlib.contextmanager
+def _lmeval_rules() -> Iterator[None]:
+    import importlib
+
+    patched = []
+    for name in ("lm_eval.loggers.utils", "lm_eval.evaluator", "lm_eval.utils"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if callable(getattr(module, "get_git_commit_hash", None)):
+            patched.append((module, module.get_git_commit_hash))
+            module.get_git_commit_hash = _quiet_git_commit_hash
+    try:
+        yield
+    finally:
+        for module, original in reversed(patched):
+            module.get_git_commit_hash = original
+
+
+_ATTACH = {"transformers": _transformers_rules, "lm_eval": _lmeval_rules}
