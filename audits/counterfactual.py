@@ -102,10 +102,16 @@ def run_counterfactual(model, ctx: JobContext, dimension: str, data: dict) -> Jo
 
 
 def counterfactual_job(dimension: str, path=None) -> Job:
-    """A Job probing one dimension of the built-in (or the user's) counterfactual data."""
+    """A Job probing one dimension of the built-in (or the user's) counterfactual data (read and checked now)."""
+    data = load_counterfactual(path or BUILTIN)
+    groups = data["dimensions"].get(dimension)
+    if groups is None:
+        raise UserError(f"unknown dimension '{dimension}'; '{path or BUILTIN}' has {', '.join(data['dimensions'])}")
+    if not isinstance(groups, dict) or len(groups) < 2:
+        raise UserError(f"dimension '{dimension}' of '{path or BUILTIN}' needs at least two groups of terms")
 
     def run(model, ctx):
-        return run_counterfactual(model, ctx, dimension, load_counterfactual(ctx.options.get("data", path or BUILTIN)))
+        return run_counterfactual(model, ctx, dimension, data)
 
     return Job(run=run, category="fairness", requires=("loglikelihood",),
                description=f"counterfactual {dimension} prompts: outcome and likelihood gaps across groups")

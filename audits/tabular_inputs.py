@@ -84,24 +84,55 @@ def _favorable(values: set[str], favorable, label: str, problems: list[str]) -> 
     return None
 
 
-def prepare(frame, *, label: str, protected, privileged=None, favorable=None) -> AuditInputs:
-    """Check the table and encode label and groups; raises one UserError listing every problem."""
+def role_problems(*, label: str, protected, privileged=None, features=None, text=None) -> list[str]:
+    """Problems with the column roles alone (no data needed): each column has one role, named once."""
     protected = [protected] if isinstance(protected, str) else list(protected or [])
-    privileged = parse_privileged(privileged)
     problems = []
     if not protected:
         problems.append("no protected attribute given; pass --protected COLUMN[,COLUMN]")
-    missing = [c for c in [label, *protected] if c not in frame.columns]
+    repeated = sorted({c for c in protected if protected.count(c) > 1})
+    if repeated:
+        problems.append(f"protected attribute {', '.join(repr(c) for c in repeated)} is listed more than once; "
+                        "name each once")
+    if label in protected:
+        problems.append(f"the label column '{label}' is also named as a protected attribute; a column is either "
+                        "the label or a protected attribute (check --label and --protected)")
+    if features and label in features:
+        problems.append(f"the label column '{label}' is also listed as a feature; drop it from --features")
+    if text is not None and text == label:
+        problems.append(f"the label column '{label}' is also the text column; check --text")
+    try:
+        priv = parse_privileged(privileged)
+    except UserError as exc:
+        problems.append(str(exc))
+    else:
+        unknown_priv = [c for c in priv if c not in protected]
+        if unknown_priv:
+            problems.append(f"--privileged names {', '.join(unknown_priv)}, which is not a protected attribute")
+    return problems
+
+
+def column_problems(frame, *, label: str, protected, privileged=None, features=None, text=None) -> list[str]:
+    """Role problems, and every named column the table lacks (all at once)."""
+    protected = [protected] if isinstance(protected, str) else list(protected or [])
+    problems = role_problems(label=label, protected=protected, privileged=privileged, features=features, text=text)
+    named = [label, *protected, *(features or []), *([text] if text is not None else [])]
+    missing = list(dict.fromkeys(c for c in named if c not in frame.columns))
     if missing:
         problems.append(f"data has no column {', '.join(repr(c) for c in missing)} "
                         f"(columns: {', '.join(map(str, frame.columns))})")
-    unknown_priv = [c for c in privileged if c not in protected]
-    if unknown_priv:
-        problems.append(f"--privileged names {', '.join(unknown_priv)}, which is not a protected attribute")
     if len(frame) == 0:
         problems.append("data has no rows")
+    return problems
+
+
+def prepare(frame, *, label: str, protected, privileged=None, favorable=None) -> AuditInputs:
+    """Check the table and encode label and groups; raises one UserError listing every problem."""
+    protected = [protected] if isinstance(protected, str) else list(protected or [])
+    problems = column_problems(frame, label=label, protected=protected, privileged=privileged)
     if problems:
         raise UserError("; ".join(problems))
+    privileged = parse_privileged(privileged)
 
     fav = None
     n_missing = int(frame[label].isna().sum())

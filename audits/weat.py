@@ -113,7 +113,8 @@ def seat_sentences(words, templates) -> list[str]:
     return out
 
 
-def run_seat(model, ctx: JobContext, data: dict, tests=None) -> JobOutcome:
+def run_seat(model, ctx: JobContext, data: dict, tests=None, *, ddof: int = DEFAULT_DDOF,
+             permutations: int = 10000) -> JobOutcome:
     from evalsuite.fingerprint import sha256_json
     from evalsuite.records import metric_entry
 
@@ -121,7 +122,6 @@ def run_seat(model, ctx: JobContext, data: dict, tests=None) -> JobOutcome:
     unknown = [t for t in chosen if t not in data["tests"]]
     if unknown:
         raise UserError(f"unknown SEAT test {', '.join(unknown)}; known: {', '.join(data['tests'])}")
-    ddof = int(ctx.options.get("ddof", DEFAULT_DDOF))
     templates = data.get("templates") or ["{}"]
     metrics, samples, table = {}, [], []
     for name in chosen:
@@ -129,7 +129,7 @@ def run_seat(model, ctx: JobContext, data: dict, tests=None) -> JobOutcome:
         sets = {key: seat_sentences(test[key], templates) for key in ("X", "Y", "A", "B")}
         vectors = {key: np.asarray(model.embed(sentences), dtype=float) for key, sentences in sets.items()}
         result = weat(vectors["X"], vectors["Y"], vectors["A"], vectors["B"], ddof=ddof,
-                      n_permutations=int(ctx.options.get("permutations", 10000)),
+                      n_permutations=permutations,
                       n_resamples=ctx.bootstrap_resamples, seed=ctx.seed)
         n = result.n_x + result.n_y
         metrics[f"{name}.effect_size"] = metric_entry(result.effect_size, ideal(0).to_json(), result.ci,
@@ -145,9 +145,17 @@ def run_seat(model, ctx: JobContext, data: dict, tests=None) -> JobOutcome:
                       details={"seat": table, "ddof": ddof, "templates": templates})
 
 
-def seat_job(tests=None, path=None) -> Job:
+def seat_job(tests=None, path=None, *, ddof: int = DEFAULT_DDOF, permutations: int = 10000) -> Job:
+    """A Job running SEAT tests of the built-in (or the user's) data; the data and test names are checked now."""
+    data = load_yaml(path or BUILTIN)
+    if not isinstance(data.get("tests"), dict):
+        raise UserError(f"'{path or BUILTIN}' needs 'tests' (name -> X, Y, A, B word lists)")
+    unknown = [t for t in tests or () if t not in data["tests"]]
+    if unknown:
+        raise UserError(f"unknown SEAT test {', '.join(unknown)}; known: {', '.join(data['tests'])}")
+
     def run(model, ctx):
-        return run_seat(model, ctx, load_yaml(ctx.options.get("data", path or BUILTIN)), tests)
+        return run_seat(model, ctx, data, tests, ddof=ddof, permutations=permutations)
 
     return Job(run=run, category="fairness", requires=("embed",),
                description="SEAT sentence-encoder association tests (effect size, permutation p-value)")

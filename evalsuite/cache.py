@@ -32,7 +32,8 @@ class RequestCache:
         # No full quick_check: a cache can be large. The header and size checks catch a truncated or
         # foreign file cheaply; damage found later is turned into the same one-line error by _guard.
         self.db = open_sqlite(self.path, what="request cache", fix=self.fix, schema=SCHEMA, tables=TABLES,
-                              quick_check=False)
+                              quick_check=False, foreign_fix="run with --no-cache, or move it away (a new cache is "
+                                                             "made in its place)")
         with self._guard():
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -64,7 +64,7 @@ def run_and_report(config, *, wide: bool = False) -> int:
 
     summary = run(config)
     print(f"run {summary['run_id']}  model {terminal_safe(summary['model'])}")
-    records = [read_record(config.output_path / p) for p in summary["records"].values()]
+    records = [read_record(p) for p in summary["records"].values()]
     print(results_table(records, wide=wide))
     print(f"records: {summary['path']}")
     return 0

@@ -44,7 +44,8 @@ def fmt_number(x) -> str:
 def _direction(m: dict) -> str:
     direction = m.get("direction")
     if direction == "ideal":
-        return f"ideal {fmt_number(m.get('ideal'))}"
+        ideal = m.get("ideal")
+        return f"ideal {ideal:g}" if isinstance(ideal, (int, float)) else f"ideal {fmt_number(ideal)}"
     return {"higher": "higher is better", "lower": "lower is better"}.get(direction, terminal_safe(direction or "-"))
 
 

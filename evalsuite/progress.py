@@ -7,12 +7,12 @@ The runner enters `output(quiet)` once for the whole run. Inside it:
   CI output carry no bar residue);
 - `log(message)` writes a progress line through `tqdm.write`, so bars and lines never
   interleave (nothing when quiet);
-- always, even with progress on: no "Writing model shards" bar from `save_pretrained`,
-  transformers' own bars only on a terminal and cleared when done, and no
-  "fatal: not a git repository" from lm-eval's git-hash lookup;
-- when quiet: transformers', datasets', huggingface_hub's, lm-eval's and Opacus' logging
-  below ERROR, every tqdm bar (lm-eval's, datasets', anyone's) and Python warnings are
-  silenced, so stderr carries errors only.
+- always, even with progress on: every library's tqdm bar (lm-eval's, datasets', ...) only
+  on a terminal, transformers' bars cleared when done, no "Writing model shards" bar from
+  `save_pretrained`, and no "fatal: not a git repository" from lm-eval's git-hash lookup;
+- when quiet: every tqdm bar, transformers', datasets', huggingface_hub's, lm-eval's and
+  Opacus' logging below ERROR, and Python warnings are silenced, so stderr carries
+  errors only.
 
 Everything is restored when the block exits. Libraries imported during the run are
 covered too: quiet settings travel as environment variables their logging reads at
@@ -89,6 +89,8 @@ def output(quiet: bool) -> Iterator[None]:
         frame = _Frame(quiet=bool(quiet) or _env_quiet(), stack=stack)
         _frames.append(frame)
         stack.callback(_frames.remove, frame)
+        if len(_frames) == 1:  # the outermost block sets the rules; inner ones only change quiet
+            stack.enter_context(_tqdm_rules())
         if frame.quiet:
             stack.enter_context(_silenced())
         for library in _ATTACH:  # libraries already imported get the run's rules now
@@ -120,7 +122,6 @@ def _silenced() -> Iterator[None]:
         warnings.simplefilter("ignore")
         stack.enter_context(_logging_at(logging.ERROR))
         stack.enter_context(_environment(_QUIET_ENV))
-        stack.enter_context(_tqdm_disabled())
         yield
 
 
@@ -156,20 +157,24 @@ _DISABLE_POSITION = 10  # tqdm(iterable, desc, total, leave, file, ncols, minint
 
 
 @contextlib.contextmanager
-def _tqdm_disabled() -> Iterator[None]:
-    """Every tqdm bar created meanwhile is disabled, whoever creates it (all tqdm classes derive from std.tqdm)."""
+def _tqdm_rules() -> Iterator[None]:
+    """Every tqdm bar created meanwhile, whoever creates it (lm-eval, datasets, ...: all tqdm classes derive
+    from std.tqdm), follows the run's rule: off when quiet, else shown on a terminal only."""
     from tqdm import std
 
     original = std.tqdm.__dict__["__init__"]
 
-    def quiet_init(self, *args, **kwargs):
-        if len(args) > _DISABLE_POSITION:
-            args = (*args[:_DISABLE_POSITION], True, *args[_DISABLE_POSITION + 1:])
+    def init(self, *args, **kwargs):
+        positional = len(args) > _DISABLE_POSITION
+        asked = args[_DISABLE_POSITION] if positional else kwargs.get("disable", False)
+        disable = True if not enabled() else (None if asked is False else asked)  # None: only on a terminal
+        if positional:
+            args = (*args[:_DISABLE_POSITION], disable, *args[_DISABLE_POSITION + 1:])
         else:
-            kwargs["disable"] = True
+            kwargs["disable"] = disable
         original.__get__(self, type(self))(*args, **kwargs)
 
-    std.tqdm.__init__ = quiet_init
+    std.tqdm.__init__ = init
     try:
         yield
     finally:

@@ -213,16 +213,20 @@ class Metric:
     confidence: float | None = 0.95
     n: int | None = None
     range: tuple[float | None, float | None] | None = None
+    extra: dict = field(default_factory=dict)  # fields a task added (e.g. lmeval_stderr), kept as they are
+
+    _KNOWN = ("value", "direction", "ideal", "ci", "ci_method", "confidence", "n", "range")
 
     @classmethod
     def from_json(cls, d: Mapping) -> Metric:
         """From a validated record's metric dict."""
         return cls(value=d["value"], direction=d["direction"], ideal=d.get("ideal"), ci=_pair(d.get("ci")),
                    ci_method=d.get("ci_method"), confidence=d.get("confidence"),
-                   n=None if d.get("n") is None else int(d["n"]), range=_pair(d.get("range")))
+                   n=None if d.get("n") is None else int(d["n"]), range=_pair(d.get("range")),
+                   extra={k: v for k, v in d.items() if k not in cls._KNOWN})
 
     def to_json(self) -> dict:
-        out = {"value": self.value, "direction": self.direction, "ideal": self.ideal,
+        out = {**self.extra, "value": self.value, "direction": self.direction, "ideal": self.ideal,
                "ci": list(self.ci) if isinstance(self.ci, tuple) else self.ci, "ci_method": self.ci_method,
                "confidence": self.confidence, "n": self.n}
         if self.range is not None:
@@ -430,7 +434,8 @@ def read_record(path: str | Path) -> dict:
     version = raw.get("schema_version")
     if version is None or "metrics" not in raw:
         raise UserError(_one_line(f"'{path}' is not an evalsuite record (no schema_version or metrics; a foreign "
-                                  f"JSON file?); remove it from the results folder, or {rerun}"))
+                                  f"JSON file?); move it out of the results folder, then rebuild the index "
+                                  f"(evalsuite index rebuild --output-dir {results})"))
     if isinstance(version, bool) or not isinstance(version, int):
         raise UserError(_one_line(f"record '{path}' has schema_version {json.dumps(_nulled(version))[:20]}, not a "
                                   f"whole number; {rerun}"))

@@ -22,10 +22,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from evalsuite.config import RunConfig
-from evalsuite.errors import UserError, suggest
+from evalsuite.errors import PluginError, UserError, suggest
 from evalsuite.registry import REGISTRY
 
-CACHE_FILE, STORE_FILE = "cache.sqlite", "index.sqlite"
+CACHE_FILE = "cache.sqlite"
 
 
 @dataclass
@@ -62,7 +62,10 @@ class Plan:
 
 
 def run(config: RunConfig, *, model=None, specs: Mapping[str, object] | None = None, echo=None) -> dict:
-    """Evaluate `config.model` on `config.tasks`; returns the run summary (also in run.json).
+    """Evaluate `config.model` on `config.tasks`; returns the run summary.
+
+    run.json holds the same summary with paths relative to the results folder (so the folder can
+    move); the returned one has them resolved, ready to open.
 
     From Python, `model` may be a ready adapter (then `config.model` is its label) and `specs`
     may map names in `config.tasks` to ready-built Task or Job objects.
@@ -200,10 +203,9 @@ def _assign_folders(tasks: list[PlannedTask]) -> None:
 def _execute(plan: Plan, model, echo) -> dict:
     from evalsuite.cache import RequestCache
     from evalsuite.fingerprint import hardware, package_versions
-    from evalsuite.records import atomic_write_json, slug, write_record
-    from evalsuite.store import ResultsStore
-
     from evalsuite.jobs import CATEGORIES, Job
+    from evalsuite.records import RUN_SCHEMA_VERSION, atomic_write_json, slug, write_record
+    from evalsuite.store import STORE_FILE, ResultsStore, portable_path, reap_interrupted, writer_fields
 
     config, tasks = plan.config, plan.tasks
     for task in tasks:  # a job that cannot use this model is refused before anything is written
@@ -213,16 +215,23 @@ def _execute(plan: Plan, model, echo) -> dict:
                                 f"use one of {', '.join(CATEGORIES)}")
             task.spec.check_model(model, task.name)
     out = config.output_path
+    for reaped in reap_interrupted(out):  # runs killed earlier: marked interrupted, empty ones removed
+        echo(f"[evalsuite] run {reaped['run_id']} was {reaped['action']} ({reaped['reason']})")
     started = datetime.now(timezone.utc)
     run_id = f"{started:%Y%m%dT%H%M%S}-{slug(model.name)[:40]}-{secrets.token_hex(3)}"
     run_dir = out / "runs" / run_id
-    summary = {"schema_version": 1, "run_id": run_id, "model": model.name, "fingerprint": model.fingerprint(),
-               "status": "running", "started_at": started.isoformat(), "finished_at": None,
-               "path": str(run_dir), "config": config.to_json(),
+    summary = {"schema_version": RUN_SCHEMA_VERSION, "run_id": run_id, "model": model.name,
+               "fingerprint": model.fingerprint(), "status": "running", "started_at": started.isoformat(),
+               "finished_at": None, "path": portable_path(run_dir, out), **writer_fields(),
+               "config": config.to_json(),
                "model_spec": plan.model_spec.to_json() if plan.model_spec is not None else None,
                "tasks": [t.name for t in tasks], "records": {}}
     store = ResultsStore(out / STORE_FILE)
-    cache = RequestCache(out / CACHE_FILE) if config.use_cache else None
+    try:
+        cache = RequestCache(out / CACHE_FILE) if config.use_cache else None
+    except BaseException:
+        store.close()
+        raise
     try:
         atomic_write_json(run_dir / "run.json", summary)
         store.upsert_run(summary)
@@ -236,7 +245,8 @@ def _execute(plan: Plan, model, echo) -> dict:
             else:
                 from evalsuite.lmeval.tasks import run_lmeval_task
 
-                outcome = run_lmeval_task(task.name, model, cache, plan.lmeval, limit=config.limit, seed=config.seed)
+                outcome = run_lmeval_task(task.name, model, cache, plan.lmeval, limit=config.limit, seed=config.seed,
+                                          n_resamples=config.bootstrap_resamples)
             manifest = {"model_fingerprint": model.fingerprint(), "task_hash": outcome["task_hash"],
                         "data_hash": outcome["data_hash"], **env, "limit": config.limit,
                         "task_options": task.options,
@@ -246,18 +256,22 @@ def _execute(plan: Plan, model, echo) -> dict:
                       "category": outcome.get("category", "capability"), "metrics": outcome["metrics"],
                       "artifacts": outcome.get("artifacts", {}), "details": outcome.get("details", {}),
                       "manifest": manifest}
-            path = write_record(run_dir, task.folder, record, outcome["samples"])
+            try:
+                path = write_record(run_dir, task.folder, record, outcome["samples"])
+            except ValueError as exc:
+                raise PluginError(f"task '{task.name}' produced an invalid record ({exc}); this is a bug in "
+                                  "the task's plugin") from exc
             store.add_record(run_id, task.name, path, outcome["metrics"])
-            summary["records"][task.name] = str(path)
+            summary["records"][task.name] = portable_path(path, out)
             atomic_write_json(run_dir / "run.json", summary)
         summary["status"] = "complete"
-    except BaseException:
+    except BaseException as exc:
         # Finished records stay (each is whole); a run with none leaves nothing behind.
         if not summary["records"]:
             shutil.rmtree(run_dir, ignore_errors=True)
             store.delete_run(run_id)
             raise
-        summary["status"] = "incomplete"
+        summary["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "incomplete"
         raise
     finally:
         if summary["records"]:
@@ -267,6 +281,7 @@ def _execute(plan: Plan, model, echo) -> dict:
         store.close()
         if cache is not None:
             cache.close()
+    return {**summary, "path": str(run_dir), "records": {t: str(out / p) for t, p in summary["records"].items()}}
     return summary
 
 

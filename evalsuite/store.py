@@ -68,20 +68,22 @@ def _header_problem(path: Path) -> str | None:
 
 
 def open_sqlite(path: str | Path, *, what: str, fix: str, schema: str, tables: dict[str, set[str]],
-                create: bool = True, quick_check: bool = True) -> sqlite3.Connection:
+                create: bool = True, quick_check: bool = True, foreign_fix: str | None = None) -> sqlite3.Connection:
     """Connect to an SQLite file that should hold `tables`, or create it (when `create`) with `schema`.
 
     A folder in its place, a file that is not SQLite or is truncated or corrupted (`PRAGMA quick_check`
     when `quick_check`), or a database without these tables (another program's) is a one-line UserError:
-    "<what> '<path>' <problem>; <fix>".
+    "<what> '<path>' <problem>; <fix>", with `foreign_fix` for a folder or another program's database
+    (which must not be deleted blindly).
     """
     path = Path(path)
+    foreign_fix = foreign_fix or f"move it away, then: {fix}"
 
-    def fail(problem: str):
-        return UserError(f"{what} '{path}' {problem}; {fix}")
+    def fail(problem: str, fix: str = fix):
+        return UserError(" ".join(f"{what} '{path}' {problem}; {fix}".split("\n")))
 
     if path.is_dir():
-        raise fail("is a folder, not an SQLite file")
+        raise fail("is a folder, not an SQLite file", foreign_fix)
     exists = path.exists()
     if exists and path.stat().st_size:
         problem = _header_problem(path)
@@ -95,7 +97,8 @@ def open_sqlite(path: str | Path, *, what: str, fix: str, schema: str, tables: d
         if quick_check and exists:
             rows = db.execute("PRAGMA quick_check(1)").fetchall()
             if [tuple(r) for r in rows] != [("ok",)]:
-                raise fail(f"is corrupted (quick_check: {str(rows[0][0]).splitlines()[0][:80]})")
+                detail = " ".join(str(rows[0][0]).replace("*** in database main ***", "").split())
+                raise fail(f"is corrupted (quick_check: {detail[:100]})")
         found = {name: {c[1] for c in db.execute(f"PRAGMA table_info('{name}')")}
                  for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         if not found and create:
@@ -103,7 +106,8 @@ def open_sqlite(path: str | Path, *, what: str, fix: str, schema: str, tables: d
             db.commit()
         elif any(not cols <= found.get(name, set()) for name, cols in tables.items()):
             names = ", ".join(sorted(found)) or "none"
-            raise fail(f"is an SQLite database but not {what} (its tables: {names[:120]})")
+            raise fail(f"is an SQLite database but not evalsuite's {what} (its tables: {names[:120]})",
+                       foreign_fix)
     except sqlite3.DatabaseError as exc:
         if db is not None:
             db.close()
@@ -179,7 +183,9 @@ class ResultsStore:
             self.root.mkdir(parents=True, exist_ok=True)
         self.fix = f"rebuild it with: evalsuite index rebuild --output-dir {self.root}"
         self.db = open_sqlite(self.path, what="results index", fix=self.fix, schema=SCHEMA, tables=TABLES,
-                              create=create, quick_check=True)
+                              create=create, quick_check=True,
+                              foreign_fix=f"move it away, then rebuild the index: evalsuite index rebuild "
+                                          f"--output-dir {self.root}")
         self.db.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -262,6 +268,21 @@ class ResultsStore:
 # -- rebuilding and reaping -----------------------------------------------------------------------------
 
 
+def _foreign_tables(path: Path) -> list[str]:
+    """The tables of a readable SQLite file at `path` that has tables but not the index's (else [])."""
+    if not path.is_file() or not path.stat().st_size or _header_problem(path):
+        return []
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            names = [n for (n,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        return []  # damaged: rebuilding replaces it
+    return sorted(names) if names and not set(TABLES) <= set(names) else []
+
+
 def _run_folders(root: Path):
     runs = root / "runs"
     if not runs.is_dir():
@@ -287,6 +308,10 @@ def rebuild_index(results_dir: str | Path) -> int:
     target = root / STORE_FILE
     if target.is_dir():
         raise UserError(f"results index '{target}' is a folder, not an SQLite file; move it away, then rebuild")
+    theirs = _foreign_tables(target)
+    if theirs:
+        raise UserError(f"'{target}' is another program's SQLite database (tables: {', '.join(theirs)[:120]}), "
+                        "not evalsuite's results index; move it away, then rebuild")
     tmp = root / f".{STORE_FILE}.rebuild-{os.getpid()}.tmp"
     tmp.unlink(missing_ok=True)
     count = 0

@@ -35,7 +35,7 @@ def bounded_int(flag: str, low: int, high: int):
 
 @command("leaderboard", description="build the static leaderboard site (ranks with intervals, ties and coverage)")
 def leaderboard_command(p):
-    sub = p.add_subparsers(dest="leaderboard_command", required=True, parser_class=type(p))
+    sub = p.add_subparsers(dest="leaderboard_command", metavar="build", required=True, parser_class=type(p))
     build = sub.add_parser("build", help="write index.html, leaderboard.json and a page per model")
     build.add_argument("--results", default="evalsuite-results", help="results folder (the --output-dir of run)")
     build.add_argument("--definition", default="default", help="leaderboard YAML file or packaged name")

@@ -107,13 +107,11 @@ def model_spec_of_or_none(adapter) -> str | None:
 
 
 @contextmanager
-def opacus_notices(quiet: bool):
-    """Opacus' notices (secure-mode, RNG and hook warnings, its logger) silenced when quiet."""
+def opacus_notices():
+    """Opacus' notices silenced: the secure-RNG notice (recorded instead, as privacy["secure_mode"]), RDP's
+    alpha-range hint, torch's backward-hook notice on frozen inputs, and its logger below errors."""
     import logging
 
-    if not quiet:
-        yield
-        return
     logger = logging.getLogger("opacus")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -125,8 +123,7 @@ def opacus_notices(quiet: bool):
         logger.setLevel(level)
 
 
-def finetune_adapter(adapter, data, cfg: DPConfig, out: str | Path, *, base_model: str, echo=print,
-                     quiet: bool = False):
+def finetune_adapter(adapter, data, cfg: DPConfig, out: str | Path, *, base_model: str, echo=print):
     """Train a copy of `adapter`'s module on `data` as `cfg` says; save the checkpoint at `out`.
 
     Returns (checkpoint path, TrainResult). `base_model` is the spec training.json records (the
@@ -140,8 +137,10 @@ def finetune_adapter(adapter, data, cfg: DPConfig, out: str | Path, *, base_mode
     device = getattr(adapter, "device", None) or next(module.parameters()).device
     module.float()
     tensors = tokenize_examples(adapter.tokenizer, data.train_texts, cfg.seq_len, data.train_labels)
-    with opacus_notices(quiet):
+    with opacus_notices():
         result = train(module, [t.to(device) for t in tensors], cfg, echo=echo)
+    if cfg.dp:
+        result.privacy["secure_mode"] = False  # Opacus' default, which its silenced notice was about
     training = {"base_model": base_model, "config": cfg.to_json(), "data": data.manifest(checkpoint=out),
                 "epoch_losses": result.epoch_losses, "wall_time_s": result.wall_time_s}
     path = save_checkpoint(out, result.module, adapter.tokenizer, result.privacy, training)

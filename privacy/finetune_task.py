@@ -118,8 +118,7 @@ def run_finetune(plan: TrainingPlan, model, ctx):
         raise UserError("the privacy audit needs at least 2 held-out non-members; raise holdout or --limit")
     echo = ctx.echo if ctx.progress else (lambda message: None)
     out = plan.out or Path(ctx.artifacts_dir) / "checkpoint"
-    path, result = finetune_adapter(model, data, cfg, out, base_model=model_spec_of(model), echo=echo,
-                                    quiet=not ctx.progress)
+    path, result = finetune_adapter(model, data, cfg, out, base_model=model_spec_of(model), echo=echo)
     outcome = finetune_outcome(path, result, cfg, data, Path(ctx.artifacts_dir))
     if not plan.audit:
         return outcome

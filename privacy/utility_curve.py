@@ -150,7 +150,7 @@ def run_curve(model, ctx, source: dict, configs, tasks: list[str], tasks_path: l
         validate_config(cfg, len(data.train_texts))
         echo(f"[privacy-curve] fine-tuning {_label(epsilon)}")
         path, result = finetune_adapter(model, data, cfg, out / _label(epsilon), base_model=model_spec_of(model),
-                                        echo=echo, quiet=not ctx.progress)
+                                        echo=echo)
         config = RunConfig(model=checkpoint_spec(model, path), tasks=tasks, tasks_path=tasks_path,
                            output_dir=str(evaluations), device=flags.get("device"), dtype=flags.get("dtype"),
                            seed=ctx.seed, bootstrap_resamples=ctx.bootstrap_resamples, use_cache=False,

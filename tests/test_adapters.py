@@ -9,7 +9,7 @@ import torch
 from evalsuite.errors import UserError
 from evalsuite.models.classifiers import HFSequenceClassifier, PredictionsFile, SklearnClassifier, TorchClassifier
 from evalsuite.models.encoder import HFEncoder
-from evalsuite.runner import resolve_model
+from evalsuite.models.factory import load_model
 
 TEXTS = ["the cat sat", "alice lives in paris and bob works as a baker", "river", "carol plays the violin every evening"]
 
@@ -74,16 +74,16 @@ def test_hf_encoder_mean_pools_real_tokens_only(bert_folders):
 
 
 def test_sklearn_file_and_dataframe_columns(tmp_path):
-    import joblib
     import pandas as pd
+    import skops.io as sio
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x1": rng.normal(size=50), "x2": rng.normal(size=50)})
     y = (frame.x1 > 0).astype(int)
     est = LogisticRegression().fit(frame, y)
-    joblib.dump(est, tmp_path / "m.joblib")
-    clf = resolve_model(f"sklearn:{tmp_path / 'm.joblib'}", {"device": "cpu", "progress": False})
+    sio.dump(est, tmp_path / "m.skops")
+    clf = load_model(f"sklearn:{tmp_path / 'm.skops'}")
     assert isinstance(clf, SklearnClassifier) and clf.labels == ["0", "1"]
     extra = frame.assign(group=1)[["group", "x2", "x1"]]  # extra and reordered columns are handled
     np.testing.assert_allclose(clf.classify(extra), est.predict_proba(frame))
@@ -96,7 +96,7 @@ def test_torch_module_sigmoid_and_softmax(tmp_path):
     lin = torch.nn.Linear(3, 1)
     torch.save(lin, tmp_path / "m.pt")
     x = np.random.default_rng(1).normal(size=(5, 3))
-    clf = TorchClassifier(tmp_path / "m.pt", device="cpu")
+    clf = TorchClassifier(tmp_path / "m.pt", device="cpu", allow_pickle=True)
     p = torch.sigmoid(lin(torch.tensor(x, dtype=torch.float32))).detach().numpy().ravel()
     np.testing.assert_allclose(clf.classify(x)[:, 1], p, atol=1e-6)
     assert clf.labels == ["0", "1"]
@@ -122,3 +122,45 @@ def test_predictions_file_alignment(tmp_path):
         scored.classify(data)
     with pytest.raises(UserError, match="no column 'pred'"):
         PredictionsFile(tmp_path / "p.csv", column="pred")
+
+
+BUILT_BY = {"hf": "evalsuite.models.hf:HFCausalLM", "demo": "evalsuite.models.hf:HFCausalLM",
+            "hf-classifier": "evalsuite.models.classifiers:HFSequenceClassifier",
+            "hf-encoder": "evalsuite.models.encoder:HFEncoder",
+            "sklearn": "evalsuite.models.classifiers:SklearnClassifier",
+            "torch": "evalsuite.models.classifiers:TorchClassifier",
+            "predictions": "evalsuite.models.classifiers:PredictionsFile"}
+
+
+@pytest.mark.parametrize("adapter", sorted(BUILT_BY))
+def test_each_adapter_takes_exactly_the_options_its_factory_declares(adapter):
+    """No adapter swallows an unknown option (**kwargs), and each accepts every option the factory passes."""
+    import importlib
+    import inspect
+
+    from evalsuite.models import builtin
+    from evalsuite.options import declared_options
+
+    module, _, name = BUILT_BY[adapter].partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    params = inspect.signature(cls.__init__).parameters
+    assert not any(p.kind is p.VAR_KEYWORD for p in params.values()), f"{name} swallows unknown options"
+    factory = {"hf-classifier": builtin.hf_classifier, "hf-encoder": builtin.hf_encoder,
+               "sklearn": builtin.sklearn_classifier, "torch": builtin.torch_classifier,
+               "predictions": builtin.predictions_file}.get(adapter, getattr(builtin, adapter, None))
+    declared = set(declared_options(factory, skip=("spec",)))
+    keyword_only = {n for n, p in params.items() if p.kind is p.KEYWORD_ONLY}
+    assert declared <= keyword_only, (adapter, declared - keyword_only)
+    fixed = {"demo": {"trust_remote_code"}}.get(adapter, set())  # the built-in demo model runs no remote code
+    assert keyword_only - declared == fixed, (adapter, keyword_only - declared)
+
+
+def test_an_option_the_adapter_does_not_declare_is_refused(tmp_path):
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    sio.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), tmp_path / "m.skops")
+    with pytest.raises(UserError, match="has no option 'device'"):
+        load_model(f"sklearn:{tmp_path / 'm.skops'}", device="cpu")
+    with pytest.raises(TypeError):
+        SklearnClassifier(tmp_path / "m.skops", batch_size=3)  # from Python too: nothing is silently ignored

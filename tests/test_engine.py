@@ -184,3 +184,48 @@ def test_continuations_differing_only_in_their_last_token_share_a_row(lm):
         expected = logprobs.gather(1, torch.tensor(cont)[:, None]).sum().item()
         assert got[(ctx, cont)][0] == pytest.approx(expected, abs=1e-5)
         assert got[(ctx, cont)][1] == bool((logprobs.argmax(-1) == torch.tensor(cont)).all())
+
+
+def test_the_engine_uses_the_cache_api_without_deprecation_warnings(tiny_lm):
+    """No FutureWarning (transformers' `past_key_values` rename) and no transformers deprecation log."""
+    import logging
+    import warnings
+
+    from evalsuite.engine.kvcache import cache_argument
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    hf_logger = logging.getLogger("transformers")
+    hf_logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            lm = HFCausalLM(str(tiny_lm), progress=False)
+            lm.loglikelihood(requests())
+            lm.generate([Generate("the cat sat", until=("\n",), max_new_tokens=4)])
+    finally:
+        hf_logger.removeHandler(handler)
+    assert not [r for r in records if "deprecated" in r.getMessage()]
+    assert cache_argument(lm.model) in ("cache", "past_key_values")
+
+
+@pytest.mark.parametrize("exc, oom", [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+    (MemoryError(), True),
+    (RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory"), True),
+    (RuntimeError("MPS backend out of memory (MPS allocated: 1.00 GB)"), True),
+    (RuntimeError("The size of tensor a (3) must match the size of tensor b (4)"), False),
+    (ValueError("out of memory"), False),
+])
+def test_one_out_of_memory_detector(exc, oom):
+    from evalsuite.engine.batching import is_out_of_memory
+
+    assert is_out_of_memory(exc) is oom
+
+
+def test_one_default_token_budget_per_device_kind():
+    from evalsuite.engine.batching import DEFAULT_CPU_BUDGET, DEFAULT_GPU_BUDGET, default_token_budget
+
+    assert default_token_budget(torch.device("cpu")) == default_token_budget("cpu") == DEFAULT_CPU_BUDGET
+    assert default_token_budget(torch.device("cuda", 1)) == default_token_budget("cuda:1") == DEFAULT_GPU_BUDGET

@@ -230,14 +230,14 @@ def test_python_dash_m_evalsuite_is_the_same_command(tmp_path):
 
 def test_a_native_and_an_lmeval_task_that_slug_alike_keep_their_own_records(tmp_path, tiny_lm, task_folder,
                                                                             lmeval_tasks):
-    folder = tmp_path / "tasks"
+    folder = tmp_path / "yaml_tasks"
     folder.mkdir()
-    (folder / "typed_tasks.py").write_text((task_folder / "typed_tasks.py").read_text())
     # lm-eval task "local_typed_mc" and native "local/typed_mc" both slug to "local_typed_mc"
     (folder / "clash.yaml").write_text((lmeval_tasks / "toy_mc.yaml").read_text().replace("task: toy_mc",
                                                                                          "task: local_typed_mc"))
     out = tmp_path / "out"
-    assert main(["run", "--model", str(tiny_lm), "--tasks", "typed_mc,local_typed_mc", "--tasks-path", str(folder),
+    assert main(["run", "--model", str(tiny_lm), "--tasks", "typed_mc,local_typed_mc", "--tasks-path", str(task_folder),
+                 "--tasks-path", str(folder),
                  "--task-args", "label=x", "--limit", "3", "--output-dir", str(out), "--quiet"]) == 0
     records = {json.loads(p.read_text())["task"]: p.parent.name for p in out.rglob("record.json")}
     assert set(records) == {"local/typed_mc", "local_typed_mc"}

@@ -19,3 +19,15 @@ def test_cuda_fp32_matches_cpu_and_bf16_is_close(tiny_lm):
     bf16 = HFCausalLM(str(tiny_lm), device="cuda", progress=False)
     assert bf16.dtype == "bfloat16"  # the default on CUDA
     assert [r.logprob for r in bf16.loglikelihood(REQS)] == pytest.approx(cpu, rel=0.05, abs=0.2)
+
+
+@pytest.mark.gpu
+def test_a_real_cuda_out_of_memory_is_recognised():
+    import torch
+
+    from evalsuite.engine.batching import is_out_of_memory
+
+    with pytest.raises(Exception) as exc:
+        torch.empty(1 << 50, device="cuda")  # petabytes: no device has them
+    assert is_out_of_memory(exc.value)
+    torch.cuda.empty_cache()

@@ -12,7 +12,7 @@ from evalsuite import Job, JobOutcome, RunConfig
 from evalsuite.errors import UserError
 from evalsuite.models.classifiers import TorchClassifier
 from evalsuite.records import metric_entry
-from evalsuite.runner import ResolvedTask, run_resolved
+from evalsuite.runner import run
 from evalsuite.store import ResultsStore
 from evalsuite.task_types import ideal
 
@@ -36,10 +36,9 @@ def test_job_record_lands_in_store(tmp_path):
         lin.weight[:] = torch.tensor([[1.0, -1.0, 2.0]])
         lin.bias.zero_()
     seen = {}
-    config = RunConfig(model="lin", tasks=["rate"], output_dir=str(tmp_path), job_options={"x": 1}, seed=7,
+    config = RunConfig(model="lin", tasks=["rate"], output_dir=str(tmp_path), task_args={"rate:x": 1}, seed=7,
                        progress=False)
-    summary = run_resolved(TorchClassifier(lin, name="lin"), [ResolvedTask("rate", "native",
-                                                                             spec=_positive_rate_job(seen))], config)
+    summary = run(config, model=TorchClassifier(lin, name="lin"), specs={"rate": _positive_rate_job(seen)})
     record = json.loads(open(summary["records"]["rate"]).read())
     assert record["category"] == "fairness" and record["details"] == {"k": 3}
     assert record["metrics"]["positive_rate"]["value"] == pytest.approx(2 / 3)  # units 0 and 2 are positive
@@ -62,5 +61,5 @@ def test_job_refuses_a_model_without_what_it_needs(tmp_path):
 
     config = RunConfig(model="lm-only", tasks=["rate"], output_dir=str(tmp_path), progress=False)
     with pytest.raises(UserError, match="needs a model with classify"):
-        run_resolved(NoClassify(), [ResolvedTask("rate", "native", spec=_positive_rate_job({}))], config)
+        run(config, model=NoClassify(), specs={"rate": _positive_rate_job({})})
     assert not list((tmp_path / "runs").glob("*"))  # nothing half-written

@@ -44,8 +44,9 @@ def results(tmp_path_factory, tiny_lm):
     commands = [
         ["run", "--model", "demo", "--tasks", "demo_facts_mc", "--limit", "60"],
         ["run", "--model", "demo", "--tasks", "explain_demo_lm", "--task-args", "n=3,steps=16"],
-        ["audit", "--model", f"sklearn:{root / 'screening.joblib'}", "--data", str(root / "hiring.csv"),
-         "--label", "hired", "--protected", "sex", "--privileged", "sex=1", "--bootstrap", "200"],
+        ["audit", "--model", f"sklearn:{root / 'screening.joblib'}", "--model-args", "allow_pickle=true",
+         "--data", str(root / "hiring.csv"), "--label", "hired", "--protected", "sex", "--privileged", "sex=1",
+         "--bootstrap", "200"],
         ["finetune", "--model", str(tiny_lm), "--data", str(texts), "--dp", "--noise-multiplier", "1.0",
          "--delta", "1e-3", "--accountant", "rdp", "--epochs", "1", "--batch-size", "8", "--seq-len", "24",
          "--out", str(root / "dp-checkpoint")],
@@ -82,8 +83,8 @@ def test_gate_fails_the_planted_disparity_and_passes_the_rest(results, tmp_path,
         "  - {name: parity, type: fairness, task: fairness_audit, metric: statistical_parity_difference,"
         " max_gap: 0.1}\n"
         "  - {name: budget, type: epsilon, max: 1000}\n")
-    candidates = [_run_id(results, "evalsuite_demo_facts_mc"), _run_id(results, "fairness_audit"),
-                  _run_id(results, "dp_finetune")]
+    candidates = [_run_id(results, "evalsuite_demo_facts_mc"), _run_id(results, "evalsuite_fairness_audit"),
+                  _run_id(results, "evalsuite_dp_finetune")]
     argv = ["gate", "--policy", str(policy), "--results", str(results), "--junit", str(tmp_path / "gate.xml"),
             "--markdown", str(tmp_path / "gate.md")]
     for run in candidates:

@@ -49,21 +49,19 @@ def table_outcome(ctx, attributions, rows, *, data_hash: str, details: dict) -> 
                                                                  for k, v in importance.items()]})
 
 
-def read_table(options: dict, label_column: str):
-    """Numeric feature matrix, feature names and data hash from options['data'] (label column dropped)."""
+def read_table(path: str, label_column: str):
+    """Numeric feature matrix, feature names and data hash of a data file (label column dropped)."""
     from evalsuite.errors import UserError
     from evalsuite.fingerprint import sha256_json
     from evalsuite.task_types import load_records
 
-    if "data" not in options:
-        raise UserError("explain_tabular needs option data=PATH (a .csv/.jsonl of numeric feature columns)")
-    docs = load_records(options["data"])
+    docs = load_records(path)
     if not docs:
-        raise UserError(f"data file '{options['data']}' has no rows")
+        raise UserError(f"data file '{path}' has no rows")
     names = [k for k in docs[0] if k != label_column]
     try:
         X = np.array([[float(d[k]) for k in names] for d in docs], dtype=float)
     except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"data file '{options['data']}' needs numeric feature columns on every row ({exc}); "
+        raise UserError(f"data file '{path}' needs numeric feature columns on every row ({exc}); "
                         f"drop text columns or set label_column") from None
     return X, names, sha256_json(docs)

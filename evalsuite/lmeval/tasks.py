@@ -149,12 +149,12 @@ def _collect(name: str, out: dict, sha256_json, *, seed: int = 1234, n_resamples
     5 questions: [-0.08, 0.88]). Instead, from lm-eval's per-sample values (evalsuite.stats.sample_interval):
     a mean of 0/1 scores gets a Wilson score interval, any other mean a seeded percentile bootstrap, a
     corpus aggregate (perplexity, word_perplexity, bits_per_byte, ...) a bootstrap that recomputes the
-    aggregate on resampled rows, and anything else no interval (ci null, ci_method "none"). lm-eval's
-    stderr is kept as `lmeval_stderr`.
+    aggregate on resampled rows, and anything else no interval (ci null, ci_method "none"; the reason
+    goes to details.ci_notes). lm-eval's stderr is kept as `lmeval_stderr` (null where it gave "N/A").
     """
     from evalsuite.stats import sample_interval
 
-    metrics = {}
+    metrics, notes = {}, {}
     higher = out.get("higher_is_better", {})
     for task_name, values in out["results"].items():
         prefix = "" if task_name == name else f"{task_name}/"
@@ -177,7 +177,7 @@ def _collect(name: str, out: dict, sha256_json, *, seed: int = 1234, n_resamples
             if interval.range is not None:
                 entry["range"] = list(interval.range)
             if interval.note:
-                entry["ci_note"] = interval.note
+                notes[label] = interval.note
             metrics[label] = entry
     samples = []
     for task_name, rows in out.get("samples", {}).items():
@@ -188,4 +188,4 @@ def _collect(name: str, out: dict, sha256_json, *, seed: int = 1234, n_resamples
                             "scores": {m: row[m] for m in row.get("metrics", []) if m in row}})
     doc_hashes = sorted(str(s["doc_hash"]) for s in samples)
     return {"metrics": metrics, "samples": samples, "task_hash": sha256_json(out.get("configs", {})),
-            "data_hash": sha256_json(doc_hashes)}
+            "data_hash": sha256_json(doc_hashes), "details": {"ci_notes": notes} if notes else {}}

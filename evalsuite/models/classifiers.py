@@ -100,7 +100,11 @@ def _load_skops(path: Path, data: bytes):
         raise UserError(f"skops file '{path}' holds types that are neither skops-trusted nor scikit-learn's: "
                         f"{', '.join(unknown)}; if you trust them, load it in Python with "
                         "skops.io.load(path, trusted=[...]) and pass the estimator")
-    return sio.loads(data, trusted=untrusted)
+    try:
+        return sio.loads(data, trusted=untrusted)
+    except (ImportError, AttributeError, TypeError, ValueError, KeyError) as exc:  # e.g. another sklearn's types
+        raise UserError(f"could not load skops file '{path}' ({type(exc).__name__}: {exc}); save it again with "
+                        "skops.io.dump under the installed scikit-learn") from None
 
 
 def _load_pickle(path: Path):
@@ -127,10 +131,14 @@ def _refuse_pickled_module(path: Path):
 
     Tensors or a state dict come back (and are refused by the caller as not a module); a whole
     pickled module cannot be read this way, and the error says how to load it."""
+    import warnings
+
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # its notes on pickle protocols are noise to the user
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception:  # the weights-only unpickler refused a class: a whole pickled module (or not torch at all)
         raise UserError(f"'{path}' is not TorchScript but a pickled module (torch.save(model)), and loading it runs "
                         "code from the file; if you trust it pass --model-args allow_pickle=true, or save "

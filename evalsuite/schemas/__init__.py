@@ -139,8 +139,9 @@ def problems(value, schema: dict, root: dict | None = None, path: str = "") -> l
                     out += problems(item, extra, root, where)
     if "anyOf" in schema:
         tries = [problems(value, sub, root, path) for sub in schema["anyOf"]]
-        if all(tries):
-            out += min(tries, key=len)
+        if all(tries):  # report the branch that got furthest: not one whose type did not even match
+            wrong_type = f"{_at(path)}: expected "
+            out += min(tries, key=lambda t: (t[0].startswith(wrong_type), len(t)))
     if "if" in schema:
         branch = "then" if not problems(value, schema["if"], root, path) else "else"
         if branch in schema:

@@ -29,17 +29,18 @@ class FakeLM:
         return [RollingResult(float(self.score("", r.text)), 1) for r in requests]
 
 
-def run_task(model, spec, folder, name="probe", **options):
-    """Evaluate a ready-built Task or Job through run_resolved; returns (record, samples)."""
+def run_task(model, spec, folder, name="probe"):
+    """Evaluate a ready-built Task or Job with a ready adapter through `evalsuite.run`; returns (record, samples)."""
     import json
+    from pathlib import Path
 
     from evalsuite.config import RunConfig
-    from evalsuite.runner import ResolvedTask, run_resolved
+    from evalsuite.runner import run
 
     config = RunConfig(model=model.name, tasks=[name], output_dir=str(folder), use_cache=False, progress=False,
-                       bootstrap_resamples=500, job_options=options)
-    summary = run_resolved(model, [ResolvedTask(name, "native", spec=spec)], config, echo=lambda m: None)
-    path = summary["records"][name]
-    record = json.loads(open(path).read())
-    samples = [json.loads(line) for line in open(path.replace("record.json", "samples.jsonl"))]
+                       bootstrap_resamples=500)
+    summary = run(config, model=model, specs={name: spec}, echo=lambda m: None)
+    path = Path(folder) / summary["records"][name]
+    record = json.loads(path.read_text())
+    samples = [json.loads(line) for line in path.with_name("samples.jsonl").read_text().splitlines()]
     return record, samples

@@ -24,15 +24,17 @@ def files(tmp_path_factory, planted_table):
 
 def test_audit_writes_a_fairness_record_in_the_store(files, tmp_path, capsys):
     out = tmp_path / "results"
-    code = main(["audit", "--model", f"sklearn:{files / 'model.joblib'}", "--data", str(files / "data.csv"),
-                 "--label", "hired", "--protected", "sex,race", "--privileged", "sex=1", "--mitigate",
-                 "reweighing,thresholds", "--bootstrap", "200", "--min-group-size", "150", "--output-dir",
-                 str(out), "--quiet"])
+    code = main(["audit", "--model", f"sklearn:{files / 'model.joblib'}", "--model-args", "allow_pickle=true",
+                 "--data", str(files / "data.csv"), "--label", "hired", "--protected", "sex,race", "--privileged",
+                 "sex=1", "--mitigate", "reweighing,thresholds", "--bootstrap", "200", "--min-group-size", "150",
+                 "--output-dir", str(out), "--quiet"])
     printed = capsys.readouterr().out
     assert code == 0
-    assert "reweighing" in printed and "thresholds" in printed and "SPD" in printed
-    [record_path] = list(out.glob("runs/*/fairness_audit/record.json"))
+    # The same results table as `evalsuite run`; the side-by-side comparison is the record's report.
+    assert "evalsuite/fairness_audit" in printed and "95% CI" in printed
+    [record_path] = list(out.glob("runs/*/evalsuite_fairness_audit/record.json"))
     record = json.loads(record_path.read_text())
+    assert record["task"] == "evalsuite/fairness_audit" and record["manifest"]["seed"] == 1234
     assert record["category"] == "fairness"
     metrics = record["metrics"]
     assert metrics["disparate_impact"]["ideal"] == 1.0 and metrics["disparate_impact"]["direction"] == "ideal"
@@ -50,7 +52,8 @@ def test_audit_writes_a_fairness_record_in_the_store(files, tmp_path, capsys):
     assert record["details"]["warnings"]  # some intersections have fewer than 150 rows
     folder = record_path.parent
     assert (folder / record["artifacts"]["groups_plot"]).read_bytes()[:4] == b"\x89PNG"
-    assert "| thresholds |" in (folder / record["artifacts"]["report_md"]).read_text()
+    report = (folder / record["artifacts"]["report_md"]).read_text()
+    assert "| thresholds |" in report and "| reweighing |" in report and "SPD" in report
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == record["metrics"]["accuracy"]["n"]
     assert np.mean([s["scores"]["correct"] for s in samples]) == pytest.approx(metrics["accuracy"]["value"])

@@ -19,13 +19,16 @@ def test_run_task_matches_the_audit_command(planted_table, tmp_path, capsys):
     frame.to_csv(tmp_path / "data.csv", index=False)
     joblib.dump(model, tmp_path / "m.joblib")
     spec = f"sklearn:{tmp_path / 'm.joblib'}"
-    assert main(["audit", "--model", spec, "--data", str(tmp_path / "data.csv"), "--label", "hired", "--protected",
-                 "sex,race", "--privileged", "sex=1", "--seed", "7", "--quiet",
+    assert main(["audit", "--model", spec, "--model-args", "allow_pickle=true", "--data", str(tmp_path / "data.csv"),
+                 "--label", "hired", "--protected", "sex,race", "--privileged", "sex=1", "--seed", "7", "--quiet",
                  "--output-dir", str(tmp_path / "a")]) == 0
-    assert main(["run", "--model", spec, "--tasks", "fairness_audit", "--seed", "7", "--quiet", "--task-args",
+    assert main(["run", "--model", spec, "--model-args", "allow_pickle=true", "--tasks", "fairness_audit", "--seed",
+                 "7", "--quiet", "--task-args",
                  f"data={tmp_path / 'data.csv'},label=hired,protected=sex|race,privileged=sex=1",
                  "--output-dir", str(tmp_path / "r")]) == 0
-    by_command, by_task = _metrics(tmp_path / "a", "fairness_audit"), _metrics(tmp_path / "r", "*fairness_audit")
+    # One record name for both: the command is a preset over the task.
+    by_command, by_task = _metrics(tmp_path / "a", "evalsuite_fairness_audit"), \
+        _metrics(tmp_path / "r", "evalsuite_fairness_audit")
     assert by_task.keys() == by_command.keys() and "sex*race.statistical_parity_difference" in by_task
     for name, entry in by_command.items():
         assert (by_task[name]["value"], by_task[name]["ci"]) == (entry["value"], entry["ci"]), name
@@ -35,5 +38,6 @@ def test_run_task_matches_the_audit_command(planted_table, tmp_path, capsys):
 def test_missing_options_fail_before_the_model_loads(tmp_path, capsys):
     code = main(["run", "--model", "sklearn:/nonexistent.joblib", "--tasks", "fairness_audit", "--quiet",
                  "--task-args", "label=hired", "--output-dir", str(tmp_path / "r")])
-    assert code == 2 and "needs data, protected" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "needs option data" in err and "needs option protected" in err
     assert not (tmp_path / "r").exists()

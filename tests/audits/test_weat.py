@@ -96,8 +96,8 @@ def test_seat_on_a_real_encoder_and_cross_check_with_sentence_transformers(minil
 
     torch_threads(2)
     encoder = HFEncoder(str(minilm), progress=False)
-    record, _ = run_task(encoder, seat_job(tests=["flowers_insects_pleasant", "gender_career_family"]), tmp_path,
-                         permutations=2000)
+    record, _ = run_task(encoder, seat_job(tests=["flowers_insects_pleasant", "gender_career_family"],
+                                           permutations=2000), tmp_path)
     flowers = record["metrics"]["flowers_insects_pleasant.effect_size"]
     assert record["category"] == "fairness" and flowers["ideal"] == 0.0
     # Flowers are more pleasant than insects for any reasonable encoder: a large effect, tiny p.

@@ -25,7 +25,8 @@ def test_explain_tabular_on_a_saved_sklearn_model(tmp_path, capsys):
     frame.to_csv(tmp_path / "rows.csv", index=False)
     joblib.dump(LogisticRegression().fit(frame.drop(columns="label"), frame.label), tmp_path / "m.joblib")
     out = tmp_path / "out"
-    code = main(["run", "--model", f"sklearn:{tmp_path / 'm.joblib'}", "--tasks", "explain_tabular", "--quiet",
+    code = main(["run", "--model", f"sklearn:{tmp_path / 'm.joblib'}", "--model-args", "allow_pickle=true",
+                 "--tasks", "explain_tabular", "--quiet",
                  "--task-args", f"data={tmp_path / 'rows.csv'},label_column=label,n=10",
                  "--output-dir", str(out)])
     assert code == 0, capsys.readouterr().err

@@ -14,15 +14,13 @@ from evalsuite.audits.explain.attribution import Attribution
 
 def _run(model, task, tmp_path, **options):
     from evalsuite.config import RunConfig
-    from evalsuite.registry import REGISTRY
-    from evalsuite.runner import ResolvedTask, run_resolved
+    from evalsuite.runner import run
 
-    entry = REGISTRY.get("task", task)
-    config = RunConfig(model=model.name, tasks=[entry.name], output_dir=str(tmp_path), progress=False,
-                       bootstrap_resamples=200, job_options=options)
-    summary = run_resolved(model, [ResolvedTask(entry.name, "native", entry=entry)], config)
-    path = Path(next(iter(summary["records"].values())))
-    return json.loads(open(path).read()), path
+    config = RunConfig(model=model.name, tasks=[task], output_dir=str(tmp_path), progress=False,
+                       bootstrap_resamples=200, task_args=options)
+    summary = run(config, model=model)
+    path = tmp_path / next(iter(summary["records"].values()))
+    return json.loads(path.read_text()), path
 
 
 def _planted_table(tmp_path, seed=0):
@@ -89,8 +87,10 @@ def test_cli_one_input_and_recorded_run(tmp_path, capsys):
     out_json, out_html = tmp_path / "a.json", tmp_path / "a.html"
     rc = main(["explain", "--model", "demo", "--text", "Q: In which city does Porel Prantett live?\nA:",
                "--target", " Lunport", "--steps", "16", "--json", str(out_json), "--html", str(out_html),
-               "--quiet"])
+               "--output-dir", str(tmp_path / "evalsuite-results"), "--quiet"])
     assert rc == 0 and "comprehensiveness" in capsys.readouterr().out
+    [record] = list((tmp_path / "evalsuite-results").glob("runs/*/evalsuite_explain_text/record.json"))
+    assert json.loads(record.read_text())["manifest"]["seed"] == 1234  # a recorded run, like any other
     saved = json.loads(out_json.read_text())
     assert saved["method"] == "captum_layer_ig" and saved["faithfulness"]["ig_convergence_delta"] < 0.05
     assert out_html.read_text().startswith("<!DOCTYPE html>")

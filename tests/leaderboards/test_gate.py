@@ -161,7 +161,7 @@ def test_thresholds_follow_the_metric_direction(tmp_path, capsys):
     ("rules: [{type: vibes}]", "type must be one of"),
     ("rules: [{type: threshold, task: t, metric: acc}]", "needs min or max or at_least"),
     ("rules: [{type: regression, task: t, metric: acc, max_drop: 0.1, test: mcnemar}]", "needs max_drop 0"),
-    ("rules: [{type: fairness, task: t, metric: m, max_gap: -1, colour: red}]", "unknown keys"),
+    ("rules: [{type: fairness, task: t, metric: m, max_gap: -1, colour: red}]", "unknown key 'colour'"),
     ("rules: [ {", "not valid YAML"),
 ])
 def test_malformed_policy_is_one_line_exit_2_and_writes_nothing(gate_world, tmp_path, capsys, policy_text, fragment):

@@ -101,3 +101,11 @@ def test_inert_without_options_and_clear_when_misused(gate_results, tmp_path):
     proc, _ = run_pytest(tmp_path, "test_plain.py", "--evalsuite-policy", policy, "--evalsuite-results", results,
                          "--evalsuite-candidate", "no-such-run", "--evalsuite-baseline", base)
     assert "no run 'no-such-run'" in proc.stdout
+
+
+def test_out_of_range_seed_is_one_clear_line(gate_results, tmp_path):
+    results, policy, base, cand = gate_results
+    proc, cases = run_pytest(tmp_path, "--evalsuite-policy", policy, "--evalsuite-results", results,
+                             "--evalsuite-candidate", cand, "--evalsuite-baseline", base, "--evalsuite-seed", "-1")
+    assert proc.returncode == 1 and "--evalsuite-seed must be from 0 to 4,294,967,295, got -1" in proc.stdout
+    assert "Traceback" not in proc.stdout and set(v[0] for v in cases.values()) == {"failed"}

@@ -81,7 +81,9 @@ def test_leaderboard_from_a_real_run_and_synthetic_audit_records(demo_results, t
     acc = np.mean([s["scores"]["acc"] for s in samples])
     chance = np.mean([1 / s["scores"]["n_choices"] for s in samples])
     assert rows["demo"]["categories"]["capability"]["score"] == pytest.approx((acc - chance) / (1 - chance))
-    assert rows["demo"]["categories"]["fairness"] is None and rows["demo"]["coverage"] == 2
+    assert rows["demo"]["categories"]["fairness"] is None
+    # efficiency from one timing is reported but not counted: coverage is capability alone
+    assert rows["demo"]["categories"]["efficiency"]["counted"] is False and rows["demo"]["coverage"] == 1
 
     b = rows["model-b"]["categories"]
     assert b["capability"]["score"] == pytest.approx((0.55 - 0.25) / 0.75)
@@ -97,11 +99,18 @@ def test_leaderboard_from_a_real_run_and_synthetic_audit_records(demo_results, t
     xai = next(t for t in rows["model-b"]["tasks"] if t["task"] == "xai")
     notes = {m["metric"]: m["note"] for m in xai["metrics"]}
     assert "unbounded" in notes["infidelity"] and notes["random_baseline_comprehensiveness"]
-    # efficiency: 500 tokens in 2 s on a log scale from 1 to 1e5 tokens/s
+    # efficiency: 500 tokens in 2 s on a log scale from 1 to 1e5 tokens/s; one timing, so weight 0 in the overall
     assert b["efficiency"]["score"] == pytest.approx(math.log(250) / math.log(1e5))
+    assert b["efficiency"]["ci"] is None and not b["efficiency"]["counted"]
+    assert "needs 3 timed runs" in b["efficiency"]["note"]
     overall = rows["model-b"]["overall"]
-    assert overall["score"] == pytest.approx(np.mean([c["score"] for c in b.values()]))
+    assert overall["score"] == pytest.approx(np.mean([c["score"] for n, c in b.items() if n != "efficiency"]))
     assert overall["ci"][0] < overall["score"] < overall["ci"][1]
+    assert rows["model-b"]["coverage"] == 4 and rows["model-b"]["coverage_of"] == 5
+    # model-b is the only model scored on all four categories: ranked; demo (capability only) is partial
+    assert [m["model"] for m in board["models"]] == ["model-b", "demo"]
+    assert rows["model-b"]["rank"] == 1 and rows["demo"]["rank"] is None and rows["demo"]["partial"]
+    assert rows["demo"]["coverage_label"] == "partial: 1/5 categories (no fairness, no explainability, no privacy)"
     # plot data travels with the row
     assert [p["epsilon"] for p in rows["model-b"]["privacy_utility"]] == [1.0, 3.0, None]
     assert {g["group"] for g in rows["model-b"]["fairness_groups"]} == {"sex=0", "sex=1"}
@@ -141,7 +150,7 @@ def test_invalid_definition_reports_every_problem_in_one_line(tmp_path):
     with pytest.raises(UserError) as info:
         load_definition(bad)
     message = str(info.value)
-    for fragment in ("vibes", "colour", "chance must be", "tasks.u needs", "ceiling_tokens_per_s"):
+    for fragment in ("vibes", "unknown key 'colour'", "chance must be", "tasks.u needs", "ceiling_tokens_per_s"):
         assert fragment in message
     assert "\n" not in message
     with pytest.raises(UserError, match="neither a file"):

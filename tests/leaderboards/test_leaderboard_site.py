@@ -66,6 +66,20 @@ def test_rebuild_replaces_the_site_and_refuses_a_foreign_folder(built, capsys):
     assert "is not a leaderboard site" in capsys.readouterr().err and (foreign / "notes.txt").read_text() == "keep me"
 
 
+def test_rebuild_never_deletes_what_it_did_not_create(built):
+    """A user's `.site.old` (the name the old swap used) and any other neighbour survive a rebuild."""
+    results, out = built
+    theirs = out.with_name(f".{out.name}.old")
+    theirs.mkdir()
+    (theirs / "keep.txt").write_text("mine")
+    neighbours = {p.name for p in out.parent.iterdir()}
+    for _ in range(2):
+        assert main(["leaderboard", "build", "--results", str(results), "--out", str(out)]) == 0
+    assert (theirs / "keep.txt").read_text() == "mine"
+    assert {p.name for p in out.parent.iterdir()} == neighbours  # no staging or trash folder left behind
+    assert (out / "index.html").is_file()
+
+
 def test_build_without_records_or_with_a_bad_definition_is_a_user_error(tmp_path, capsys):
     assert main(["leaderboard", "build", "--results", str(tmp_path)]) == 2
     assert "no results store" in capsys.readouterr().err
@@ -73,5 +87,5 @@ def test_build_without_records_or_with_a_bad_definition_is_a_user_error(tmp_path
     bad = tmp_path / "board.yaml"
     bad.write_text("categories: {capability: one}\n")
     assert main(["leaderboard", "build", "--results", str(tmp_path), "--definition", str(bad)]) == 2
-    assert "categories.capability must be a number" in capsys.readouterr().err
+    assert "categories.capability must be a finite number, got 'one'" in capsys.readouterr().err
     assert not (tmp_path / "leaderboard").exists()

@@ -98,7 +98,19 @@ def expected_order(board, key, descending=True):
 def test_index_loads_offline_sorts_and_filters(site, page):
     out, board = site
     page.goto((out / "index.html").as_uri())
-    assert visible_models(page) == expected_order(board, "overall")  # default: best overall first
+    assert visible_models(page) == [m["model"] for m in board["models"]]  # default: the ranking
+    ranked = [m for m in board["models"] if not m["partial"]]
+    assert [m["model"] for m in ranked] == [EVIL_MODEL]  # the only model scored on all three categories
+    rank_cells = page.eval_on_selector_all("#leaderboard tbody tr td.rank", "cells => cells.map(c => c.textContent)")
+    assert rank_cells == ["1"] + ["\u2014"] * (len(board["models"]) - 1)
+    marks = page.eval_on_selector_all("#leaderboard tbody tr.partial td.partial-mark",
+                                      "cells => cells.map(c => c.textContent)")
+    assert len(marks) == len(board["models"]) - 1 and all(m.startswith("partial: ") for m in marks)
+    # sorting by Overall keeps the ranked row first, though partial rows may score higher
+    page.click("th[data-key=overall]")
+    partial_order = [m["model"] for m in sorted((m for m in board["models"] if m["partial"]),
+                                                 key=lambda m: m["overall"]["score"], reverse=True)]
+    assert visible_models(page) == [EVIL_MODEL] + partial_order
     page.click("th[data-key=capability]")
     assert visible_models(page) == expected_order(board, "capability")
     assert page.get_attribute("th[data-key=capability]", "aria-sort") == "descending"
