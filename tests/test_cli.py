@@ -15,7 +15,7 @@ from evalsuite.errors import MissingDependency, require
 
 def evalsuite(*args, cwd=None, env_extra=None):
     env = {**os.environ, "EVALSUITE_QUIET": "1", **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "evalsuite.cli", *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "evalsuite", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=600)
 
 
@@ -46,19 +46,67 @@ def test_help_and_list_import_nothing_heavy():
 
 
 def _fake_plugin(root: Path, tiny_lm: Path) -> Path:
-    """A third-party package as pip would leave it: a module plus dist-info with entry points."""
+    """A third-party package as pip would leave it: a module plus dist-info with entry points.
+
+    It adds a task with typed options, an explainer (occlusion) and a command, each through the
+    `evalsuite` entry-point group, exactly as evalsuite's own plugins do.
+    """
     pkg = root / "fakeplug"
     pkg.mkdir()
     (pkg / "__init__.py").write_text(textwrap.dedent('''
-        """A fake third-party plugin with one task."""
+        """A fake third-party plugin: one task, one explainer, one command."""
+        from typing import Annotated
+
         from evalsuite import Task, multiple_choice, task
+        from evalsuite.options import Option
+        from evalsuite.registry import command, explainer
+
+        DOCS = [{"q": "the cat sat on the", "c": [" mat", " violin"], "a": 0},
+                {"q": "alice lives in", "c": [" paris", " the"], "a": 0}]
 
         @task("echo_mc")
-        def echo_mc() -> Task:
+        def echo_mc(n: Annotated[int, Option("questions to ask", min=1, max=2)] = 2) -> Task:
             """Two planted questions."""
-            docs = [{"q": "the cat sat on the", "c": [" mat", " violin"], "a": 0},
-                    {"q": "alice lives in", "c": [" paris", " the"], "a": 0}]
-            return multiple_choice(docs, context="q", choices="c", answer="a")
+            return multiple_choice(DOCS[:n], context="q", choices="c", answer="a")
+
+        class Occlusion:
+            """Credit of a token = f(x) - f(x with that token set to the baseline token)."""
+            name = "occlusion"
+
+            def explain_text(self, objective, example):
+                import numpy as np
+                import torch
+                from evalsuite.audits.explain.attribution import Attribution
+
+                full = torch.tensor([example.ids], device=objective.device)
+                base = torch.tensor([objective.baseline_ids(example)], device=objective.device)
+                with torch.no_grad():
+                    fx = float(objective.forward_ids(full, example)[0])
+                    fb = float(objective.forward_ids(base, example)[0])
+                    scores = np.zeros(len(example.ids))
+                    for p in example.positions:
+                        row = full.clone()
+                        row[0, p] = base[0, p]
+                        scores[p] = fx - float(objective.forward_ids(row, example)[0])
+                return Attribution(list(example.tokens), scores, list(example.positions), example.target, fx, fb,
+                                   self.name)
+
+        @explainer("occlusion", description="token occlusion (a third-party explainer)")
+        def occlusion(**_):
+            return Occlusion()
+
+        @command("echo-check", description="run echo_mc on a model (a third-party command)")
+        def echo_check(parser):
+            parser.add_argument("--model", required=True)
+            parser.add_argument("--output-dir", required=True)
+
+            def handler(args):
+                from evalsuite.cli import run_and_report
+                from evalsuite.config import RunConfig
+
+                return run_and_report(RunConfig(model=args.model, tasks=["fakeplug/echo_mc"],
+                                                output_dir=args.output_dir, task_args={"n": 1}, progress=False))
+            return handler
     '''))
     dist = root / "fakeplug-0.1.dist-info"
     dist.mkdir()
@@ -71,13 +119,38 @@ def test_third_party_plugin_registers_through_the_entry_point_and_runs(tmp_path,
     (tmp_path / "site").mkdir()
     site = _fake_plugin(tmp_path / "site", tiny_lm)
     env = {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    listed = evalsuite("list", "tasks", env_extra=env)
-    assert "fakeplug/echo_mc" in listed.stdout and "evalsuite/demo_facts_mc" in listed.stdout
-    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "echo_mc", "--output-dir", tmp_path / "out",
-                     env_extra=env)
+    listed = evalsuite("list", env_extra=env)
+    for name in ("fakeplug/echo_mc", "fakeplug/occlusion", "fakeplug/echo-check", "evalsuite/demo_facts_mc"):
+        assert name in listed.stdout, listed.stdout
+    described = evalsuite("describe", "echo_mc", env_extra=env)
+    assert "n (integer, default 2, >= 1, <= 2): questions to ask" in described.stdout, described.stderr
+
+    # the task, with its typed option checked and used
+    assert_user_error(evalsuite("run", "--model", tiny_lm, "--tasks", "echo_mc", "--task-args", "n=3",
+                                "--output-dir", tmp_path / "bad", env_extra=env), "option n must be <= 2")
+    assert not (tmp_path / "bad").exists()
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "echo_mc", "--task-args", "n=1",
+                     "--output-dir", tmp_path / "out", env_extra=env)
     assert proc.returncode == 0, proc.stderr
     assert "fakeplug/echo_mc" in proc.stdout and "acc" in proc.stdout
-    assert list((tmp_path / "out").rglob("record.json"))
+    (samples,) = (tmp_path / "out").rglob("fakeplug_echo_mc/samples.jsonl")
+    assert len(samples.read_text().splitlines()) == 1
+
+    # the explainer, through evalsuite's own explanation task (faithfulness measured on it too)
+    proc = evalsuite("run", "--model", tiny_lm, "--tasks", "explain_demo_lm", "--task-args",
+                     "explainer=fakeplug/occlusion,n=2", "--output-dir", tmp_path / "out", env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    (record,) = (tmp_path / "out").rglob("evalsuite_explain_demo_lm/record.json")
+    metrics = __import__("json").loads(record.read_text())["metrics"]
+    assert "comprehensiveness" in str(metrics) and metrics, metrics
+    rows = [__import__("json").loads(x) for x in (record.parent / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all("occlusion" in str(r) for r in rows)
+
+    # the command
+    proc = evalsuite("echo-check", "--model", tiny_lm, "--output-dir", tmp_path / "cmd", env_extra=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "fakeplug/echo_mc" in proc.stdout
+    assert list((tmp_path / "cmd").rglob("record.json"))
 
 
 def test_unknown_task_suggests_close_names(tmp_path, tiny_lm):
