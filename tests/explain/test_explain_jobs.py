@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -105,10 +104,40 @@ def test_cli_one_input_and_recorded_run(tmp_path, capsys):
     (["--text", "Q: where?"], "continuation"),
     (["--task", "explain_text_classifier"], "needs --data"),
     ([], "exactly one of --text"),
+    (["--text", "hi", "--target", " x", "--steps", "0"], "steps must be >= 1"),
+    (["--task", "explain_demo_lm", "--n", "0"], "n must be >= 1"),
+    (["--task", "explain_demo_lm", "--n", "many"], "invalid int value"),
+    (["--task", "explain_text_classifier", "--data", "{tmp}/nope.jsonl"], "does not exist"),
+    (["--task", "explain_tabular", "--data", "{tmp}/nope.csv", "--explainer", "captum_layer_ig"],
+     "does not explain tabular"),
+    (["--text", "hi", "--target", " x", "--html", "{tmp}"], "is a folder"),
+    (["--text", "hi", "--target", " x", "--json", "{tmp}/plain.txt/out.json"], "is a file"),
+    (["--text", "hi", "--n", "3"], "only apply with --task"),
+    (["--task", "explain_demo_lm", "--html", "x.html"], "only apply to one --text input"),
+    (["--text", "hi", "--target", " x", "--model-args", "dtyp=float32"], "Did you mean 'dtype'"),
 ])
 def test_cli_errors_are_one_line(argv, message, capsys, tmp_path):
     from evalsuite.cli import main
 
+    (tmp_path / "plain.txt").write_text("not a folder")
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     assert main(["explain", "--model", "demo", "--quiet", "--output-dir", str(tmp_path), *argv]) == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and not (tmp_path / "runs").exists()
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.txt"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ("step=5", "Did you mean 'steps'"),
+    ("explain_demo_lm:n=0", "n must be >= 1"),
+    ("explainer=shap_tree", "does not explain text"),
+    ("data=/nonexistent.jsonl", "does not exist"),
+])
+def test_explanation_task_options_are_checked_before_the_model_loads(args, message, capsys, tmp_path):
+    from evalsuite.cli import main
+
+    code = main(["run", "--model", "demo", "--tasks", "explain_demo_lm", "--task-args", args, "--quiet",
+                 "--output-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "r").exists()
