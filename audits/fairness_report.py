@@ -93,7 +93,9 @@ def to_outcome(audit, artifacts_dir) -> JobOutcome:
     details = {"groups": groups, "mitigation": comparison, "warnings": audit.warnings,
                "min_group_size": audit.min_group_size, "label": audit.label, "favorable": audit.favorable,
                "references": report["references"], "pairwise": report["pairwise"], "split": audit.split}
-    return JobOutcome(metrics=_metric_entries(audit.audit, audit.n), samples=audit.rows,
+    metrics = _metric_entries(audit.audit, audit.n)
+    headline = next((m for m in metrics if "statistical_parity_difference" in m), None)
+    return JobOutcome(metrics=metrics, samples=audit.rows, headline=headline,
                       data_hash=sha256_json([[r["scores"]["y"], r["group"]] for r in audit.rows]),
                       artifacts={"groups_plot": "groups.png", "report_json": "fairness_report.json",
                                  "report_md": "fairness_report.md"}, details=details)

@@ -51,6 +51,7 @@ class JobOutcome:
     data_hash: str
     artifacts: dict[str, str] = field(default_factory=dict)  # label -> file name inside artifacts_dir
     details: dict = field(default_factory=dict)  # extra record fields, e.g. a privacy record or per-group rates
+    headline: str | None = None  # the metric the one-row results table shows (default: the first)
 
 
 @dataclass
@@ -63,9 +64,15 @@ class Job:
     description: str = ""
     version: str = "1"
     name: str = ""
+    check: Callable[[Any], None] | None = None  # more checks of the model, run before anything is written
 
     def check_model(self, model, task_name: str) -> None:
         missing = [r for r in self.requires if getattr(model, r, None) is None]
         if missing:
             raise UserError(f"task '{task_name}' needs a model with {', '.join(missing)}; "
                             f"'{getattr(model, 'name', model)}' has none (pick a model of the right kind)")
+        if self.check is not None:
+            try:
+                self.check(model)
+            except UserError as exc:
+                raise UserError(f"task '{task_name}': {exc}") from None

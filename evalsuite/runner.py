@@ -96,9 +96,9 @@ def plan_run(config: RunConfig, *, model_given: bool = False, specs: Mapping[str
     if not model_given:
         from evalsuite.models.factory import resolve_model_spec
 
-        model_args = {**config.model_args, "progress": config.progress}
         try:
-            model_spec = resolve_model_spec(config.model, model_args, config.model_flags())
+            model_spec = resolve_model_spec(config.model, config.model_args, config.model_flags(),
+                                            internal={"progress": config.progress})
         except UserError as exc:
             problems.append(str(exc))
     if not problems:
@@ -255,7 +255,7 @@ def _execute(plan: Plan, model, echo) -> dict:
             record = {"run_id": run_id, "model": model.name, "task": task.name, "task_source": task.source,
                       "category": outcome.get("category", "capability"), "metrics": outcome["metrics"],
                       "artifacts": outcome.get("artifacts", {}), "details": outcome.get("details", {}),
-                      "manifest": manifest}
+                      "manifest": manifest, **({"headline": outcome["headline"]} if outcome.get("headline") else {})}
             try:
                 path = write_record(run_dir, task.folder, record, outcome["samples"])
             except ValueError as exc:
@@ -340,4 +340,5 @@ def _evaluate_job(task: PlannedTask, job, model, cache, config: RunConfig, folde
         raise RuntimeError(f"task '{task.name}' listed artifacts it did not write: {missing}")
     return {"metrics": outcome.metrics, "samples": outcome.samples, "category": job.category,
             "artifacts": outcome.artifacts, "details": outcome.details, "data_hash": outcome.data_hash,
+            "headline": outcome.headline,
             "task_hash": sha256_text(f"{job.version}\n{task.code_hash_source()}")}

@@ -56,7 +56,7 @@ def checkpoint_spec(adapter, folder: Path) -> str:
 
 def run_model_options(adapter) -> dict:
     """The device and dtype the run's model uses, for a second model built through the factory."""
-    options = {"progress": False}
+    options = {}
     device, dtype = getattr(adapter, "device", None), getattr(adapter, "dtype", None)
     if device is not None:
         options["device"] = str(device)

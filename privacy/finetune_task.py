@@ -30,7 +30,8 @@ from evalsuite.privacy.config import (Accountant, BatchSize, CanaryRepeats, Cana
                                       GradSampleMode, Holdout, LabelField, LastLayers, LearningRate, Lora, LoraRank,
                                       MaxGradNorm, NoiseMultiplier, PhysicalBatch, Private, SeqLen, SourceTask,
                                       TargetEpsilon, TextField)
-from evalsuite.privacy.job import BASE, NO_REFERENCE, CanaryCandidates, CheckedJob, Reference, reference_problem
+from evalsuite.jobs import Job
+from evalsuite.privacy.job import BASE, NO_REFERENCE, CanaryCandidates, Reference, reference_problem
 from evalsuite.registry import task
 
 Out = Annotated[str | None, Option("new folder for the checkpoint (default: inside the record's folder)")]
@@ -90,7 +91,7 @@ def training_plan(options: dict, *, audit: bool) -> TrainingPlan:
                         o.get("n_canary_candidates", 1000))
 
 
-def finetune_job(plan: TrainingPlan, *, name: str) -> CheckedJob:
+def finetune_job(plan: TrainingPlan, *, name: str) -> Job:
     from evalsuite.privacy.finetune import adapter_problems
 
     def check(model) -> None:
@@ -100,7 +101,7 @@ def finetune_job(plan: TrainingPlan, *, name: str) -> CheckedJob:
         if problems:
             raise UserError("; ".join(problems))
 
-    return CheckedJob(run=lambda model, ctx: run_finetune(plan, model, ctx), category="privacy",
+    return Job(run=lambda model, ctx: run_finetune(plan, model, ctx), category="privacy",
                       requires=("module", "tokenizer"), name=name, check=check,
                       description="DP fine-tuning (Opacus)" + (" and its empirical privacy audit" if plan.audit else ""))
 
@@ -143,6 +144,7 @@ def finetune_outcome(path: Path, result, cfg, data, artifacts_dir: Path):
     except ValueError:
         shown = str(Path(path).resolve())
     return JobOutcome(metrics=metrics, samples=[], data_hash=data.sha256(),
+                      headline="epsilon" if "epsilon" in metrics else "train_loss",
                       details={"privacy": privacy, "checkpoint": shown, "epoch_losses": result.epoch_losses,
                                "training": {"config": cfg.to_json(), "wall_time_s": result.wall_time_s}})
 

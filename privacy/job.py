@@ -13,10 +13,9 @@ file. Options: see `evalsuite describe privacy_audit`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from evalsuite.errors import UserError
 from evalsuite.jobs import Job, JobContext, JobOutcome
@@ -30,20 +29,6 @@ CanaryCandidates = Annotated[int, Option("random secrets each canary is ranked a
 
 
 @dataclass
-class CheckedJob(Job):
-    """A Job with a check of the model it is given, run before anything is written."""
-
-    check: Callable[[Any], None] | None = None
-
-    def check_model(self, model, task_name: str) -> None:
-        super().check_model(model, task_name)
-        if self.check is not None:
-            try:
-                self.check(model)
-            except UserError as exc:
-                raise UserError(f"task '{task_name}': {exc}") from None
-
-
 @dataclass
 class AuditData:
     """What the attacks need: the privacy claim, the training record, members, non-members, canaries."""
@@ -106,7 +91,7 @@ def reference_problem(spec: str, origin: str) -> str | None:
     if spec.split(":", 1)[0].strip().lower() in ("sklearn", "torch", "predictions") and ":" in spec:
         return refusal
     try:
-        resolved = resolve_model_spec(spec, {"progress": False})
+        resolved = resolve_model_spec(spec)
     except UserError as exc:
         return f"{origin}: {exc}"
     entry = REGISTRY.get("model", resolved.adapter)
@@ -180,7 +165,7 @@ def privacy_audit(
         return run_audit(model, ctx, state["data"], reference=reference, reference_spec=spec,
                          n_canary_candidates=n_canary_candidates)
 
-    return CheckedJob(run=run, category="privacy", requires=("loglikelihood_rolling", "loglikelihood"),
+    return Job(run=run, category="privacy", requires=("loglikelihood_rolling", "loglikelihood"),
                       description="privacy audit of a fine-tuned checkpoint", name="privacy_audit", check=check)
 
 
@@ -269,4 +254,4 @@ def run_audit(model, ctx: JobContext, data: AuditData, *, reference=None, refere
                "canaries": {"rows": canary_rows, "chance_exposure_bits": CHANCE_EXPOSURE_BITS},
                "violation": violation}
     return JobOutcome(metrics=metrics, samples=samples, data_hash=data_hash, artifacts={"roc_plot": "roc.png"},
-                      details=details)
+                      details=details, headline="epsilon" if "epsilon" in metrics else "empirical_epsilon_lower_bound")

@@ -113,7 +113,7 @@ def privacy_utility(
     problems = [p for p in problems if p]
     if problems:
         raise UserError("; ".join(problems))
-    from evalsuite.privacy.job import CheckedJob
+    from evalsuite.jobs import Job
 
     def check(model) -> None:
         from evalsuite.privacy.finetune import adapter_problems
@@ -123,7 +123,7 @@ def privacy_utility(
         if found:
             raise UserError("; ".join(found))
 
-    return CheckedJob(run=lambda model, ctx: run_curve(model, ctx, source, configs, list(tasks),
+    return Job(run=lambda model, ctx: run_curve(model, ctx, source, configs, list(tasks),
                                                        list(tasks_path or []), Path(out)),
                       category="privacy", requires=("module", "tokenizer"), check=check, name="privacy_utility",
                       description="utility against privacy")

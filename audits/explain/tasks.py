@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Callable
+from typing import Annotated
 
 from evalsuite.errors import UserError
 from evalsuite.jobs import Job
@@ -35,17 +35,6 @@ TextExplainer = Annotated[str, Option("captum_layer_ig, captum_ig, captum_featur
 
 
 @dataclass
-class CheckedJob(Job):
-    """A Job with a check of the model it is given, run before anything is written."""
-
-    check: Callable[[Any], None] | None = None
-
-    def check_model(self, model, task_name: str) -> None:
-        super().check_model(model, task_name)
-        if self.check is not None:
-            self.check(model)
-
-
 def _count(n: int, limit: int | None, available: int) -> int:
     return min(n, limit or n, available)
 
@@ -204,5 +193,5 @@ def explain_text(text: Annotated[str, Option("the input: a language model's cont
                                                              f"{attributions[0].method}"))
         return outcome
 
-    return CheckedJob(run=run, category="explainability", requires=("module", "tokenizer"), check=kind_of,
+    return Job(run=run, category="explainability", requires=("module", "tokenizer"), check=kind_of,
                       description="token attributions of one input")

@@ -53,8 +53,13 @@ def _entry_and_target(source: str):
                     f"model.{suggest(source, known)} (see: evalsuite list models)")
 
 
-def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict | None = None) -> ModelSpec:
-    """Check and type every model option at once; `flags` are the run-wide ones (None = not given)."""
+def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict | None = None,
+                       internal: dict | None = None) -> ModelSpec:
+    """Check and type every model option at once.
+
+    `flags` are the run-wide ones (None = not given; refused by an adapter that does not take them);
+    `internal` ones (such as progress) go only to adapters that declare them.
+    """
     entry, target = _entry_and_target(source)
     specs = declared_options(entry.obj, skip=("spec",))
     owner = f"model adapter '{entry.short_name}'"
@@ -67,6 +72,7 @@ def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict 
             problems.append(f"--{key.replace('_', '-')} does not apply to {owner}; leave it out")
             continue
         given[key] = value
+    given.update({k: v for k, v in (internal or {}).items() if k in specs})
     given.update(model_args or {})
     values, more = bind(specs, given, owner, "--model-args")
     problems += more
@@ -95,6 +101,6 @@ def build_model(spec: ModelSpec):
     return entry.obj(spec.target, **spec.options)
 
 
-def load_model(source: str, **options):
+def load_model(source: str, *, progress: bool = False, **options):
     """Resolve and build in one step, for jobs that need a second model (options as Python values)."""
-    return build_model(resolve_model_spec(source, options))
+    return build_model(resolve_model_spec(source, options, internal={"progress": progress}))
