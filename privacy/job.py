@@ -29,7 +29,6 @@ CanaryCandidates = Annotated[int, Option("random secrets each canary is ranked a
 
 
 @dataclass
-@dataclass
 class AuditData:
     """What the attacks need: the privacy claim, the training record, members, non-members, canaries."""
 

@@ -48,17 +48,18 @@ class Attribution:
                 "axiom_error": None if self.axiom_error is None else float(self.axiom_error), **self.extra}
 
 
-TEXT_EXPLAINERS = ("captum_ig", "captum_layer_ig", "captum_feature_ablation", "captum_shapley_sampling",
-                   "shap_partition_text")
-TABULAR_EXPLAINERS = ("captum_ig", "shap_kernel", "shap_linear", "shap_tree")
-
-
 def get_explainer(name: str, kind: str, **options):
-    """Build the registered explainer `name` for `kind` ("text" or "tabular"), or a one-line UserError."""
+    """Build the registered explainer `name` for `kind` ("text" or "tabular"), or a one-line UserError.
+
+    An explainer explains the kinds it has a method for (`explain_text(objective, example)`,
+    `explain_tabular(objective, X)`), so a third-party explainer plugs in like evalsuite's own.
+    """
     from evalsuite.errors import UserError
     from evalsuite.registry import REGISTRY
 
-    allowed = TEXT_EXPLAINERS if kind == "text" else TABULAR_EXPLAINERS
-    if name.split("/")[-1] not in allowed:
-        raise UserError(f"explainer '{name}' does not explain {kind} inputs; use one of: {', '.join(allowed)}")
-    return REGISTRY.get("explainer", name).obj(**options)
+    built = REGISTRY.get("explainer", name).obj(**options)
+    if not callable(getattr(built, f"explain_{kind}", None)):
+        usable = [e.short_name for e in REGISTRY.entries("explainer")
+                  if callable(getattr(e.obj(), f"explain_{kind}", None))]
+        raise UserError(f"explainer '{name}' does not explain {kind} inputs; use one of: {', '.join(usable)}")
+    return built

@@ -16,7 +16,6 @@ Every run records the method's faithfulness and a random attribution's on the sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -34,7 +33,6 @@ TextExplainer = Annotated[str, Option("captum_layer_ig, captum_ig, captum_featur
                                       "or shap_partition_text")]
 
 
-@dataclass
 def _count(n: int, limit: int | None, available: int) -> int:
     return min(n, limit or n, available)
 
