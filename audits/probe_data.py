@@ -7,7 +7,6 @@ docs/audits.md) at the copy. Formats are described in audits/data/README.md.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from evalsuite.errors import UserError
@@ -16,31 +15,18 @@ DATA_DIR = Path(__file__).parent / "data"
 
 
 def load_yaml(path: str | Path) -> dict:
-    import yaml
+    from evalsuite.records import read_yaml
 
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"probe data file '{path}' does not exist; check the path")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"probe data file '{path}' is not valid YAML ({str(exc).splitlines()[0]}); fix it") from None
+    data = read_yaml(path, what="probe data file", fix="check the path and fix the file")
     if not isinstance(data, dict):
         raise UserError(f"probe data file '{path}' must hold a mapping at the top level")
     return data
 
 
 def load_jsonl(path: str | Path) -> list[dict]:
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"probe data file '{path}' does not exist; check the path")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise UserError(f"'{path}' line {number} is not JSON ({exc.msg}); fix the line") from None
+    from evalsuite.records import read_jsonl
+
+    rows = read_jsonl(path, what="probe data file", fix="check the path and fix that line")
     if not rows:
         raise UserError(f"probe data file '{path}' has no rows")
     return rows

@@ -146,6 +146,25 @@ def read_json(path: str | Path, *, what: str = "file", fix: str = "fix or replac
     return value
 
 
+def read_yaml(path: str | Path, *, what: str = "YAML file", fix: str = "fix the file", loader=None):
+    """A YAML file (safe loader unless `loader` is given); a missing, unreadable or malformed file is a
+    one-line UserError naming the file, the line and `fix`."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(_one_line(f"{what} '{path}' does not exist; {fix}"))
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader or yaml.SafeLoader)
+    except UnicodeDecodeError:
+        raise UserError(_one_line(f"{what} '{path}' is not UTF-8 text; {fix}")) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(_one_line(f"{what} '{path}' is not valid YAML ({problem}{where}); {fix}")) from None
+
+
 def read_jsonl(path: str | Path, *, what: str = "JSONL file", fix: str = "fix or remove that line") -> list[dict]:
     """Rows of a JSON-lines file (blank lines skipped); a bad line is a UserError naming file and line.
 

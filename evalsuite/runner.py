@@ -70,11 +70,7 @@ def run(config: RunConfig, *, model=None, specs: Mapping[str, object] | None = N
     From Python, `model` may be a ready adapter (then `config.model` is its label) and `specs`
     may map names in `config.tasks` to ready-built Task or Job objects.
     """
-    try:
-        from evalsuite.progress import log, output
-    except ImportError:  # TEMPORARY until evalsuite/progress.py lands
-        import contextlib
-        log, output = print, lambda quiet: contextlib.nullcontext()
+    from evalsuite.progress import log, output
 
     with output(quiet=not config.progress):
         plan = plan_run(config, model_given=model is not None, specs=specs or {})

@@ -175,8 +175,9 @@ def load_records(path: str | Path) -> list[Doc]:
         return load_table(path).to_dict(orient="records")
     try:
         if suffix == ".jsonl":
-            with path.open(encoding="utf-8") as fh:
-                return [json.loads(line) for line in fh if line.strip()]
+            from evalsuite.records import read_jsonl
+
+            return read_jsonl(path, what="data file", fix="fix that line")
         if suffix == ".json":
             data = json.loads(path.read_text(encoding="utf-8"))
             return data if isinstance(data, list) else data["data"]

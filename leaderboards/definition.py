@@ -210,7 +210,7 @@ def parse_definition(raw, source: str = "") -> Definition:
 
 def load_definition(ref: str | Path = "default") -> Definition:
     """A definition from a YAML file path, or a packaged one by name ('default')."""
-    import yaml
+    from evalsuite.records import read_yaml
 
     path = Path(ref)
     if not path.is_file():
@@ -220,9 +220,5 @@ def load_definition(ref: str | Path = "default") -> Definition:
             raise UserError(f"leaderboard definition '{ref}' is neither a file nor a packaged definition "
                             f"({', '.join(names)}); pass a YAML file")
         path = packaged
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"leaderboard definition '{path}' is not valid YAML ({str(exc).splitlines()[0]}); "
-                        "fix the file") from None
+    raw = read_yaml(path, what="leaderboard definition")
     return parse_definition(raw, str(path))

@@ -166,14 +166,11 @@ def parse_policy(raw, source: str = "") -> Policy:
 
 
 def load_policy(path: str | Path) -> Policy:
-    import yaml
+    from evalsuite.records import read_yaml
 
     path = Path(path)
     if not path.is_file():
         raise UserError(f"gate policy '{path}' does not exist; pass --policy FILE (example: "
                         "leaderboards/gate-policy.example.yaml)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise UserError(f"gate policy '{path}' is not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
+    raw = read_yaml(path, what="gate policy")
     return parse_policy(raw, str(path))

@@ -17,13 +17,12 @@ deleted.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
 
 from evalsuite.errors import UserError
+from evalsuite.store import pid_alive, writer_fields
 
 PRIVACY_FILE, TRAINING_FILE = "privacy.json", "training.json"
 PRIVACY_KEYS = ("dp", "accountant", "noise_multiplier", "sample_rate", "steps", "max_grad_norm", "epsilon",
@@ -52,16 +51,6 @@ def check_output_dir(out: str | Path, flag: str = "--out") -> Path:
     return Path(out)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OSError):
-        return True  # exists but is not ours, or we cannot tell: keep its folder
-    return True
-
-
 def clean_stale_staging(out: str | Path) -> list[Path]:
     """Remove staging folders for `out` left by a process of this machine that no longer runs."""
     out = Path(out)
@@ -74,10 +63,10 @@ def clean_stale_staging(out: str | Path) -> list[Path]:
             owner = json.loads(mark.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not (verifiably) ours: never touched
-        if not isinstance(owner, dict) or owner.get("host") != socket.gethostname():
+        if not isinstance(owner, dict) or owner.get("host") != writer_fields()["host"]:
             continue
         pid = owner.get("pid")
-        if isinstance(pid, int) and not _alive(pid):
+        if isinstance(pid, int) and not pid_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -91,7 +80,7 @@ def save_checkpoint(out: str | Path, module, tokenizer, privacy: dict, training:
     clean_stale_staging(out)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}{_STAGING_INFIX}"))
     try:
-        atomic_write_json(tmp / STAGING_MARK, {"pid": os.getpid(), "host": socket.gethostname(),
+        atomic_write_json(tmp / STAGING_MARK, {**writer_fields(),
                                                "target": out.name})
         module.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

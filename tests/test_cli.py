@@ -171,7 +171,7 @@ def test_malformed_yaml_is_one_line(tmp_path, tiny_lm):
     (folder / "broken.yaml").write_text("task: broken\noutput_type: [multiple_choice\n")
     proc = evalsuite("run", "--model", tiny_lm, "--tasks", "broken", "--tasks-path", folder,
                      "--output-dir", tmp_path / "out")
-    assert_user_error(proc, "malformed YAML", "broken.yaml")
+    assert_user_error(proc, "is not valid YAML", "broken.yaml", "line 3")
     assert not (tmp_path / "out").exists()
 
 

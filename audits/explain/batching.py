@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-T = TypeVar("T")
+from evalsuite.engine.batching import default_token_budget, is_out_of_memory
 
-DEFAULT_CPU_TOKEN_BUDGET, DEFAULT_GPU_TOKEN_BUDGET = 4096, 131072
+T = TypeVar("T")
 
 
 def token_budget_for(model, device=None) -> int:
@@ -22,24 +22,12 @@ def token_budget_for(model, device=None) -> int:
     budget = getattr(model, "token_budget", None)
     if budget:
         return int(budget)
-    device = device if device is not None else getattr(model, "device", None)
-    return DEFAULT_GPU_TOKEN_BUDGET if getattr(device, "type", str(device)) == "cuda" else DEFAULT_CPU_TOKEN_BUDGET
+    return default_token_budget(device if device is not None else getattr(model, "device", None))
 
 
 def batch_size_for(tokens_per_item: int, token_budget: int, cap: int = 512) -> int:
     """How many items of `tokens_per_item` tokens fit the budget (at least 1)."""
     return max(1, min(cap, token_budget // max(1, tokens_per_item)))
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    try:
-        import torch
-
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return True
-    except ImportError:  # pragma: no cover - torch is a core dependency
-        pass
-    return isinstance(exc, (RuntimeError, MemoryError)) and "out of memory" in str(exc).lower()
 
 
 def with_oom_retry(fn: Callable[[int], T], batch_size: int, *, what: str = "attribution") -> T:

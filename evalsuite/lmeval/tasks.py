@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from evalsuite.errors import UserError, require
+from evalsuite.records import read_yaml
 
 
 class _LenientLoader(yaml.SafeLoader):
@@ -26,13 +27,7 @@ def check_yaml_files(paths: list[str]) -> None:
     """Fail early, in one line, on a malformed task YAML in a user's folder."""
     for folder in paths:
         for file in sorted(Path(folder).rglob("*.yaml")) + sorted(Path(folder).rglob("*.yml")):
-            try:
-                content = yaml.load(file.read_text(encoding="utf-8"), Loader=_LenientLoader)
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                where = f" line {mark.line + 1}" if mark else ""
-                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-                raise UserError(f"malformed YAML in '{file}'{where}: {problem}; fix the file") from None
+            content = read_yaml(file, what="task YAML", loader=_LenientLoader)
             if not isinstance(content, dict):
                 raise UserError(f"malformed task YAML '{file}': expected a mapping of task options; fix the file")
 
