@@ -104,10 +104,32 @@ def plan_run(config: RunConfig, *, model_given: bool = False, specs: Mapping[str
                     task.spec = task.entry.obj(**task.options)
                 except UserError as exc:
                     problems.append(f"task '{task.name}': {exc}")
+        for task in tasks:
+            problem = _document_problem(task, config.limit)
+            if problem:
+                problems.append(problem)
     if problems:
         raise UserError("; ".join(dict.fromkeys(problems)))
     _assign_folders(tasks)
     return Plan(config, tasks, model_spec, lmeval)
+
+
+def _document_problem(task: PlannedTask, limit: int | None) -> str | None:
+    """The first document a benchmark task cannot turn into requests (a missing field, a bad answer index)."""
+    from evalsuite.jobs import Job
+
+    if task.spec is None or isinstance(task.spec, Job):
+        return None
+    docs = list(task.spec.docs)[:limit] if limit else list(task.spec.docs)
+    if not docs:
+        return f"task '{task.name}' has no samples; check its data file"
+    for i, doc in enumerate(docs, 1):
+        try:
+            task.spec.requests(doc)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            what = f"has no field {exc}" if isinstance(exc, KeyError) else f"cannot be read ({type(exc).__name__}: {exc})"
+            return f"task '{task.name}': document {i} (counting from 1) {what}; fix the task's data or its field names"
+    return None
 
 
 def _resolve_tasks(config: RunConfig, specs: Mapping[str, object], problems: list[str]):

@@ -242,3 +242,59 @@ def test_a_native_and_an_lmeval_task_that_slug_alike_keep_their_own_records(tmp_
     records = {json.loads(p.read_text())["task"]: p.parent.name for p in out.rglob("record.json")}
     assert set(records) == {"local/typed_mc", "local_typed_mc"}
     assert len(set(records.values())) == 2
+
+
+MC_PY = '''
+from evalsuite import Task, load_records, multiple_choice, task
+
+@task("{name}")
+def {name}() -> Task:
+    return multiple_choice(load_records(__file__.replace("{name}.py", "{data}")), context="q", choices="c", answer="a")
+'''
+GOOD_ROW = '{"q": "the cat sat on the", "c": [" mat", " violin"], "a": 0}\n'
+
+
+def _mc_files(name: str, data: str, rows: str) -> dict[str, str]:
+    return {f"{name}.py": MC_PY.format(name=name, data=data), data: rows}
+
+
+def _yaml(extra: str) -> dict[str, str]:
+    rows = '{"question": "where", "choices": ["a", "b"], "label": 0}\n'
+    return {"rows.jsonl": rows, "bad.yaml": "task: bad_yaml\ndataset_path: json\ndataset_kwargs:\n  data_files:\n"
+            "    test: rows.jsonl\ntest_split: test\ndoc_to_text: '{{question}}'\ndoc_to_choice: '{{choices}}'\n"
+            "doc_to_target: label\n" + extra}
+
+
+# (id, files of a task folder, task to run, fragments of the one error line)
+BAD_TASK_FILES = [
+    ("jsonl-malformed", _mc_files("broken_mc", "d.jsonl", GOOD_ROW + '{"q": "x", "c": [\n'), "broken_mc",
+     ["d.jsonl' line 2 is not valid JSON"]),
+    ("jsonl-empty", _mc_files("empty_mc", "d.jsonl", "\n"), "empty_mc", ["has no samples"]),
+    ("jsonl-not-objects", _mc_files("list_mc", "d.jsonl", "[1, 2]\n"), "list_mc", ["line 1 is a JSON list"]),
+    ("field-missing", _mc_files("field_mc", "d.jsonl", GOOD_ROW + '{"question": "x", "c": [" a"], "a": 0}\n'),
+     "field_mc", ["document 2 (counting from 1) has no field 'q'"]),
+    ("yaml-metric-list-text", _yaml("output_type: multiple_choice\nmetric_list: acc\n"), "bad_yaml",
+     ["metric_list must be a list of mappings"]),
+    ("yaml-output-type-number", _yaml("output_type: 12\nmetric_list:\n  - metric: acc\n"), "bad_yaml",
+     ["output_type must be one of"]),
+    ("task-file-syntax-error", {"syntax_mc.py": "@task('syntax_mc')\ndef syntax_mc(:\n"}, "syntax_mc",
+     ["syntax_mc.py' cannot be read"]),
+]
+
+
+@pytest.mark.parametrize("case", BAD_TASK_FILES, ids=[c[0] for c in BAD_TASK_FILES])
+def test_bad_task_files_are_one_clean_line(case, results, tiny_lm, tmp_path, capsys):
+    _, files, name, fragments = case
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    for file, text in files.items():
+        (folder / file).write_text(textwrap.dedent(text))
+    before = _snapshot(results)
+    code = main(["run", "--model", str(tiny_lm), "--tasks", name, "--tasks-path", str(folder),
+                 "--output-dir", str(results), "--quiet"])
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert _snapshot(results) == before

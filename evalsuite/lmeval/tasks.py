@@ -30,6 +30,35 @@ def check_yaml_files(paths: list[str]) -> None:
             content = read_yaml(file, what="task YAML", loader=_LenientLoader)
             if not isinstance(content, dict):
                 raise UserError(f"malformed task YAML '{file}': expected a mapping of task options; fix the file")
+            problems = _yaml_type_problems(content)
+            if problems:
+                raise UserError(f"malformed task YAML '{file}': {'; '.join(problems)}; fix the file")
+
+
+# lm-eval's request types (lm_eval.api.task.ALL_OUTPUT_TYPES), and the keys whose type its loader assumes.
+OUTPUT_TYPES = ("loglikelihood", "loglikelihood_rolling", "multiple_choice", "generate_until")
+_TEXT_KEYS = ("task", "dataset_path", "dataset_name", "test_split", "validation_split", "train_split",
+              "fewshot_split", "description", "target_delimiter", "fewshot_delimiter")
+
+
+def _yaml_type_problems(content: dict) -> list[str]:
+    """Wrong types lm-eval would only trip over mid-run, with a traceback."""
+    problems = []
+    output_type = content.get("output_type")
+    if output_type is not None and output_type not in OUTPUT_TYPES:
+        problems.append(f"output_type must be one of {', '.join(OUTPUT_TYPES)}, got {output_type!r}")
+    metrics = content.get("metric_list")
+    if metrics is not None and (not isinstance(metrics, list)
+                                or not all(isinstance(m, dict) and isinstance(m.get("metric"), str) for m in metrics)):
+        problems.append("metric_list must be a list of mappings, each with a 'metric' name (e.g. - metric: acc)")
+    for key in _TEXT_KEYS:
+        value = content.get(key)
+        if value is not None and not isinstance(value, str) and not (key == "task" and isinstance(value, list)):
+            problems.append(f"{key} must be text, got {value!r}")
+    shots = content.get("num_fewshot")
+    if shots is not None and (isinstance(shots, bool) or not isinstance(shots, int) or shots < 0):
+        problems.append(f"num_fewshot must be a whole number >= 0, got {shots!r}")
+    return problems
 
 
 class LMEvalTasks:
