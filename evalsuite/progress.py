@@ -233,14 +233,22 @@ def _lmeval_rules() -> Iterator[None]:
             module = importlib.import_module(name)
         except ImportError:
             continue
-        if callable(getattr(module, "get_git_commit_hash", None)):
-            patched.append((module, module.get_git_commit_hash))
+        current = getattr(module, "get_git_commit_hash", None)
+        if callable(current):
+            # the true original, even where a module bound our stand-in by name while another run had it in place
+            _ORIGINAL_GIT.setdefault(name, current)
+            patched.append(name)
             module.get_git_commit_hash = _quiet_git_commit_hash
     try:
         yield
     finally:
-        for module, original in reversed(patched):
-            module.get_git_commit_hash = original
+        for name in patched:
+            module = sys.modules.get(name)
+            if module is not None:
+                module.get_git_commit_hash = _ORIGINAL_GIT[name]
+
+
+_ORIGINAL_GIT: dict = {}  # module name -> lm-eval's own get_git_commit_hash
 
 
 _ATTACH = {"transformers": _transformers_rules, "lm_eval": _lmeval_rules}

@@ -128,6 +128,9 @@ def test_save_pretrained_shows_no_shard_bar_even_with_progress_on(progress_on, m
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     model = AutoModelForCausalLM.from_pretrained(tiny_lm)
+    # transformers' own global switch, which other code in the session may have turned off: this test is
+    # about evalsuite's rules on top of it, so it starts from "bars on" and puts the switch back after.
+    monkeypatch.setattr(hf_logging, "_tqdm_active", True)
     hook = hf_logging._tqdm_hook
     with progress.output(quiet=False):
         progress.attach("transformers")

@@ -50,13 +50,14 @@ def test_duplicates_are_refused_and_name_the_plugin():
 
 def test_validation_collects_every_problem_at_once():
     reg = _registry()
-    bad = _module("m4", a=task("Bad Name")(lambda: None), b=task("needs_args")(lambda x: None),
+    bad = _module("m4", a=task("Bad Name")(lambda: None), b=task("needs_args")(lambda x, /: None),
                   c=metric("fine")(lambda columns: 0))
     with pytest.raises(PluginError) as info:
         reg.register_module("gamma", bad)
     message = str(info.value)
     assert message.startswith("plugin 'gamma' is invalid")
-    assert "'Bad Name'" in message and "needs_args" in message and "required: x" in message
+    # options are passed by keyword: a required keyword option is fine, a positional-only parameter is not
+    assert "'Bad Name'" in message and "needs_args" in message and "positional-only parameters (x)" in message
     assert reg.entries() == []  # nothing of an invalid plugin is registered
 
 

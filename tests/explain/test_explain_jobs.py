@@ -100,7 +100,7 @@ def test_cli_one_input_and_recorded_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--text", "hi", "--explainer", "shap_tree"], "does not explain text"),
-    (["--text", "hi", "--explainer", "nope"], "does not explain text"),
+    (["--text", "hi", "--explainer", "nope"], "unknown explainer 'nope'"),
     (["--text", "Q: where?"], "continuation"),
     (["--task", "explain_text_classifier"], "needs --data"),
     ([], "exactly one of --text"),
@@ -109,7 +109,7 @@ def test_cli_one_input_and_recorded_run(tmp_path, capsys):
     (["--task", "explain_demo_lm", "--n", "many"], "invalid int value"),
     (["--task", "explain_text_classifier", "--data", "{tmp}/nope.jsonl"], "does not exist"),
     (["--task", "explain_tabular", "--data", "{tmp}/nope.csv", "--explainer", "captum_layer_ig"],
-     "does not explain tabular"),
+     "nope.csv' does not exist"),
     (["--text", "hi", "--target", " x", "--html", "{tmp}"], "is a folder"),
     (["--text", "hi", "--target", " x", "--json", "{tmp}/plain.txt/out.json"], "is a file"),
     (["--text", "hi", "--n", "3"], "only apply with --task"),
