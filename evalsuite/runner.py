@@ -340,7 +340,7 @@ def _evaluate_native(task: PlannedTask, model, cache, config: RunConfig, folder:
         # A metric over a subgroup names its 0/1 membership column as args["mask"]: n counts the members.
         n = int(np.count_nonzero(columns[m.args["mask"]])) if "mask" in m.args else len(docs)
         metrics[m.name] = metric_entry(value, m.direction.to_json(), ci, BOOTSTRAP_METHOD, n)
-    return {"metrics": metrics, "samples": samples, "category": spec.category,
+    return {"metrics": metrics, "samples": samples, "category": spec.category, "headline": spec.metrics[0].name,
             "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs)}
 
 
