@@ -227,18 +227,21 @@ def _quiet_git_commit_hash():
 def _lmeval_rules() -> Iterator[None]:
     import importlib
 
-    patched = []
+    modules = {}
     for name in ("lm_eval.loggers.utils", "lm_eval.evaluator", "lm_eval.utils"):
-        try:
-            module = importlib.import_module(name)
+        try:  # every module imported before any is patched: an import binds the name it finds
+            modules[name] = importlib.import_module(name)
         except ImportError:
             continue
+    patched = []
+    for name, module in modules.items():
         current = getattr(module, "get_git_commit_hash", None)
         if callable(current):
-            # the true original, even where a module bound our stand-in by name while another run had it in place
-            _ORIGINAL_GIT.setdefault(name, current)
-            patched.append(name)
-            module.get_git_commit_hash = _quiet_git_commit_hash
+            if current is not _quiet_git_commit_hash:
+                _ORIGINAL_GIT.setdefault(name, current)
+            if name in _ORIGINAL_GIT:
+                patched.append(name)
+                module.get_git_commit_hash = _quiet_git_commit_hash
     try:
         yield
     finally:

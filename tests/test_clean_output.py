@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import textwrap
 import warnings
 
 import pytest
@@ -187,3 +188,22 @@ def test_one_row_per_task_by_default_and_every_metric_when_wide():
     assert "2 more metrics" in lines[5] and "--wide" in lines[5]
     wide = results_table(records, wide=True).splitlines()
     assert len(wide) == 2 + 5 and "acc_norm" in wide[3] and "2.394" in wide[4]
+
+
+def test_lmeval_first_imported_inside_a_run_gets_its_own_git_lookup_back():
+    """lm-eval's evaluator binds get_git_commit_hash by name when first imported: the stand-in must not stick."""
+    import subprocess
+
+    code = textwrap.dedent("""
+        import sys
+        from evalsuite import progress
+        assert "lm_eval.evaluator" not in sys.modules
+        with progress.output(quiet=False):
+            progress.attach("lm_eval")
+        from lm_eval import evaluator
+        from lm_eval.loggers import utils
+        print(evaluator.get_git_commit_hash is utils.get_git_commit_hash,
+              evaluator.get_git_commit_hash.__name__)
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["True", "get_git_commit_hash"], proc.stdout + proc.stderr
