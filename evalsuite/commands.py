@@ -38,10 +38,16 @@ def run_command(p):
     p.add_argument("--token-budget", type=int, help="padded tokens per forward batch")
     p.add_argument("--max-length", type=int, help="override the model's context length")
     p.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder")
+    p.add_argument("--variant", help="evaluate a variant of the model: int8-dynamic, bf16, prune:0.3, ... "
+                   "(see: evalsuite list variants)")
     p.add_argument("--limit", type=int, help="evaluate only the first N samples of each task")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--bootstrap-resamples", type=int, default=1000, help="resamples for bootstrap CIs")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not fill the request cache")
+    p.add_argument("--perturb", action="append", default=[], metavar="NAME[:VALUE],...",
+                   help="also evaluate each task on perturbed prompts and report robustness: typo:0.05, lowercase, "
+                   "uppercase, contraction, whitespace, punctuation; counterfactual fairness: gender-swap, "
+                   "name-swap (see: evalsuite list perturbations, docs/robustness.md)")
     add_output_flags(p)
     return _run
 
@@ -55,8 +61,9 @@ def _run(args) -> int:
         tasks_path=args.tasks_path, output_dir=args.output_dir,
         model_args=key_values(args.model_args, "--model-args"), task_args=key_values(args.task_args, "--task-args"),
         device=args.device, dtype=args.dtype, token_budget=args.token_budget, max_length=args.max_length,
-        trust_remote_code=args.trust_remote_code, limit=args.limit, seed=args.seed,
-        bootstrap_resamples=args.bootstrap_resamples, use_cache=not args.no_cache, progress=not args.quiet)
+        trust_remote_code=args.trust_remote_code, variant=args.variant, limit=args.limit, seed=args.seed,
+        bootstrap_resamples=args.bootstrap_resamples, use_cache=not args.no_cache, progress=not args.quiet,
+        perturb=args.perturb)
     return run_and_report(config, wide=args.wide)
 
 

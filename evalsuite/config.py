@@ -33,10 +33,14 @@ class RunConfig:
     token_budget: int | None = None
     max_length: int | None = None
     trust_remote_code: bool = False
+    variant: str | None = None  # a model variant (quantized, pruned, ...): see evalsuite.variants
     limit: int | None = None
     seed: int = 1234
     bootstrap_resamples: int = 1000
     use_cache: bool = True
+    # Perturbations to evaluate each task under as well ("typo:0.05", "lowercase", "gender-swap"; see
+    # evalsuite.perturb): the unperturbed evaluation is unchanged, robustness metrics join its record.
+    perturb: list[str] = field(default_factory=list)
     progress: bool = True
 
     def to_json(self) -> dict:

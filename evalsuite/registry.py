@@ -32,7 +32,7 @@ from typing import Any
 from evalsuite.errors import PluginError, UserError, suggest
 
 ENTRY_POINT_GROUP = "evalsuite"
-KINDS = ("task", "model", "metric", "audit", "explainer", "privacy", "command")
+KINDS = ("task", "model", "metric", "audit", "explainer", "privacy", "command", "variant", "perturbation")
 _MARK = "__evalsuite_plugin__"
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 
@@ -73,9 +73,13 @@ metric = _marker("metric")
 audit = _marker("audit")
 explainer = _marker("explainer")
 privacy = _marker("privacy")
+# A model variant: `factory(arg: str | None) -> transform(adapter) -> adapter` (see evalsuite.variants).
+variant = _marker("variant")
 # A command: `configure(parser: argparse.ArgumentParser) -> handler`, where handler(args) -> exit code.
 # The parser is the subcommand's own; configure adds its arguments and imports nothing heavy.
 command = _marker("command")
+# A perturbation: a factory taking keyword options, returning an evalsuite.perturb.Perturbation.
+perturbation = _marker("perturbation")
 
 
 def _validate(kind: str, name: str, obj: Any) -> list[str]:
@@ -87,7 +91,7 @@ def _validate(kind: str, name: str, obj: Any) -> list[str]:
     if not callable(obj):
         problems.append(f"{kind} '{name}' is not callable")
         return problems
-    if kind in ("task", "model"):  # options are passed by keyword, so every parameter must take one
+    if kind in ("task", "model", "perturbation"):  # options are passed by keyword, so every parameter must take one
         positional = [p.name for p in inspect.signature(obj).parameters.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.VAR_POSITIONAL)]
         if positional:

@@ -59,6 +59,7 @@ class Plan:
     tasks: list[PlannedTask]
     model_spec: object  # evalsuite.models.factory.ModelSpec, or None when the caller gives an adapter
     lmeval: object = None
+    perturbations: list = field(default_factory=list)  # evalsuite.perturb.Arm, from config.perturb
 
 
 def run(config: RunConfig, *, model=None, specs: Mapping[str, object] | None = None, echo=None) -> dict:
@@ -88,13 +89,18 @@ def plan_run(config: RunConfig, *, model_given: bool = False, specs: Mapping[str
     problems = list(config.problems())
     tasks, lmeval = _resolve_tasks(config, specs, problems)
     _bind_options(tasks, config.task_args, problems)
+    arms = []
+    if config.perturb:
+        from evalsuite.perturb import resolve
+
+        arms = resolve(config.perturb, problems)
     model_spec = None
     if not model_given:
         from evalsuite.models.factory import resolve_model_spec
 
         try:
             model_spec = resolve_model_spec(config.model, config.model_args, config.model_flags(),
-                                            internal={"progress": config.progress})
+                                            internal={"progress": config.progress}, variant=config.variant)
         except UserError as exc:
             problems.append(str(exc))
     if not problems:
@@ -111,7 +117,7 @@ def plan_run(config: RunConfig, *, model_given: bool = False, specs: Mapping[str
     if problems:
         raise UserError("; ".join(dict.fromkeys(problems)))
     _assign_folders(tasks)
-    return Plan(config, tasks, model_spec, lmeval)
+    return Plan(config, tasks, model_spec, lmeval, arms)
 
 
 def _document_problem(task: PlannedTask, limit: int | None) -> str | None:
@@ -220,6 +226,7 @@ def _assign_folders(tasks: list[PlannedTask]) -> None:
 
 def _execute(plan: Plan, model, echo) -> dict:
     from evalsuite.cache import RequestCache
+    from evalsuite.energy import energy_block, meter_for
     from evalsuite.fingerprint import hardware, package_versions
     from evalsuite.jobs import CATEGORIES, Job
     from evalsuite.records import RUN_SCHEMA_VERSION, atomic_write_json, slug, write_record
@@ -254,8 +261,10 @@ def _execute(plan: Plan, model, echo) -> dict:
         atomic_write_json(run_dir / "run.json", summary)
         store.upsert_run(summary)
         env = {"packages": package_versions(), "hardware": hardware(), "seed": config.seed}
+        meter = meter_for(str(getattr(model, "device", "") or "cpu"))  # once per run: idle power measured once
         for task in tasks:
             t0, tokens0 = time.perf_counter(), getattr(model, "tokens_processed", 0)
+            meter.begin()
             if config.progress:
                 echo(f"[evalsuite] {task.name} ...")
             if task.source == "native":
@@ -265,11 +274,15 @@ def _execute(plan: Plan, model, echo) -> dict:
 
                 outcome = run_lmeval_task(task.name, model, cache, plan.lmeval, limit=config.limit, seed=config.seed,
                                           n_resamples=config.bootstrap_resamples)
+            reading = meter.end()
+            tokens = getattr(model, "tokens_processed", 0) - tokens0
             manifest = {"model_fingerprint": model.fingerprint(), "task_hash": outcome["task_hash"],
                         "data_hash": outcome["data_hash"], **env, "limit": config.limit,
                         "task_options": task.options,
-                        "wall_time_s": round(time.perf_counter() - t0, 3),
-                        "tokens_processed": getattr(model, "tokens_processed", 0) - tokens0}
+                        "wall_time_s": round(time.perf_counter() - t0, 3), "tokens_processed": tokens,
+                        "energy": energy_block(reading, n_samples=len(outcome["samples"]) or None,
+                                               tokens=tokens or None)}
+            _finish_outcome(outcome, task, plan, model, cache, run_dir / task.folder, manifest, echo)
             record = {"run_id": run_id, "model": model.name, "task": task.name, "task_source": task.source,
                       "category": outcome.get("category", "capability"), "metrics": outcome["metrics"],
                       "artifacts": outcome.get("artifacts", {}), "details": outcome.get("details", {}),
@@ -322,10 +335,11 @@ def _evaluate_native(task: PlannedTask, model, cache, config: RunConfig, folder:
     per_doc = [spec.requests(doc) for doc in docs]
     flat = [r for reqs in per_doc for r in reqs]
     results = answer(model, flat, cache)
-    samples, scores, at = [], [], 0
+    samples, scores, answered, at = [], [], [], 0
     for i, (doc, reqs) in enumerate(zip(docs, per_doc)):
         got = results[at: at + len(reqs)]
         at += len(reqs)
+        answered.append(got)
         score = spec.score(doc, got)
         scores.append(score)
         samples.append({"doc_id": i, "doc": doc, "requests": [asdict(r) for r in reqs],
@@ -340,8 +354,28 @@ def _evaluate_native(task: PlannedTask, model, cache, config: RunConfig, folder:
         # A metric over a subgroup names its 0/1 membership column as args["mask"]: n counts the members.
         n = int(np.count_nonzero(columns[m.args["mask"]])) if "mask" in m.args else len(docs)
         metrics[m.name] = metric_entry(value, m.direction.to_json(), ci, BOOTSTRAP_METHOD, n)
+    choices = {"": [(i, *spec.choice_scores(doc, got)) for i, (doc, got) in enumerate(zip(docs, answered))]} \
+        if spec.choice_scores is not None else {}
     return {"metrics": metrics, "samples": samples, "category": spec.category, "headline": spec.metrics[0].name,
-            "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs)}
+            "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs),
+            "choice_scores": choices, "state": (docs, per_doc, answered)}
+
+
+def _finish_outcome(outcome: dict, task: PlannedTask, plan: Plan, model, cache, folder: Path, manifest: dict,
+                    echo) -> None:
+    """Calibration of multiple-choice answers (always) and robustness under `--perturb` (when asked)."""
+    from evalsuite.calibration import add_calibration
+
+    config = plan.config
+    add_calibration(outcome, folder, title=task.name, seed=config.seed, n_resamples=config.bootstrap_resamples)
+    state = outcome.pop("state", None)
+    if plan.perturbations:
+        from evalsuite.perturb.evaluate import add_robustness
+
+        t0 = time.perf_counter()
+        add_robustness(outcome, task, state, model, cache, plan, echo)
+        manifest["perturbations"] = {"seed": config.seed, "arms": [a.to_json() for a in plan.perturbations],
+                                     "wall_time_s": round(time.perf_counter() - t0, 3)}
 
 
 def _evaluate_job(task: PlannedTask, job, model, cache, config: RunConfig, folder: Path, echo) -> dict:

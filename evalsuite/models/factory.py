@@ -31,10 +31,12 @@ class ModelSpec:
     adapter: str  # e.g. "evalsuite/hf"
     target: str  # the adapter's path/id/file
     options: dict = field(default_factory=dict)
+    variant: str | None = None  # applied right after the model is built (evalsuite.variants)
 
     def to_json(self) -> dict:
         return {"source": self.source, "adapter": self.adapter, "target": self.target,
-                "options": {k: v for k, v in self.options.items() if k not in ("progress",)}}
+                "options": {k: v for k, v in self.options.items() if k not in ("progress",)},
+                "variant": self.variant}
 
 
 def _entry_and_target(source: str):
@@ -54,13 +56,14 @@ def _entry_and_target(source: str):
 
 
 def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict | None = None,
-                       internal: dict | None = None) -> ModelSpec:
+                       internal: dict | None = None, variant: str | None = None) -> ModelSpec:
     """Check and type every model option at once.
 
     `flags` are the run-wide ones (None = not given; refused by an adapter that does not take them);
     `internal` ones (such as progress) go only to adapters that declare them.
     """
     entry, target = _entry_and_target(source)
+    entry, model_args = _backend(entry, dict(model_args or {}))
     specs = declared_options(entry.obj, skip=("spec",))
     owner = f"model adapter '{entry.short_name}'"
     problems = []
@@ -81,9 +84,28 @@ def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict 
         problems.append(f"--device '{device}' is not a device; use cpu, cuda or cuda:N")
     elif device is not None and str(device).startswith("cuda") and not _cuda_available(str(device)):
         problems.append(f"--device {device}: no such CUDA device on this machine; use --device cpu")
+    if variant is not None:
+        from evalsuite.variants import check_variant
+        from evalsuite.variants.apply import BASE
+
+        try:
+            if variant != BASE:
+                check_variant(variant)
+        except UserError as exc:
+            problems.append(str(exc))
     if problems:
         raise UserError("; ".join(problems))
-    return ModelSpec(source, entry.name, target, values)
+    return ModelSpec(source, entry.name, target, values, None if variant == "base" else variant)
+
+
+def _backend(entry, model_args: dict):
+    """`backend=vllm` runs an `hf` model with vLLM in-process (the `vllm` adapter); `backend=hf` is the default."""
+    if "backend" not in model_args or entry.name != "evalsuite/hf":
+        return entry, model_args  # elsewhere `backend` is refused as an unknown option
+    backend = str(model_args.pop("backend")).strip().lower()
+    if backend not in ("hf", "vllm"):
+        raise UserError(f"--model-args backend={backend} is not a backend; use hf (default) or vllm")
+    return (REGISTRY.get("model", "evalsuite/vllm") if backend == "vllm" else entry), model_args
 
 
 def _cuda_available(device: str) -> bool:
@@ -97,8 +119,10 @@ def _cuda_available(device: str) -> bool:
 
 def build_model(spec: ModelSpec):
     """The adapter for `spec` (loads the model)."""
+    from evalsuite.variants import apply_variant
+
     entry = REGISTRY.get("model", spec.adapter)
-    return entry.obj(spec.target, **spec.options)
+    return apply_variant(entry.obj(spec.target, **spec.options), spec.variant)
 
 
 def load_model(source: str, *, progress: bool = False, **options):
