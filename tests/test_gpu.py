@@ -31,3 +31,26 @@ def test_a_real_cuda_out_of_memory_is_recognised():
         torch.empty(1 << 50, device="cuda")  # petabytes: no device has them
     assert is_out_of_memory(exc.value)
     torch.cuda.empty_cache()
+
+
+@pytest.mark.gpu
+def test_nvml_energy_is_measured_and_grows_with_work():
+    """Zeus reads the GPU's energy counter: a longer burst of matmuls costs more joules, labelled measured."""
+    pytest.importorskip("zeus", reason="zeus (extra [energy]) reads NVML")
+    import torch
+
+    from evalsuite.energy import energy_block, meter_for
+
+    meter = meter_for("cuda:0")
+    assert meter.method == "measured-nvml" and meter.idle_watts is not None
+    a = torch.randn(4096, 4096, device="cuda")
+    joules = []
+    for n in (20, 200):
+        meter.begin()
+        for _ in range(n):
+            a = (a @ a).clamp_(-1, 1)
+        reading = meter.end()  # synchronises before reading
+        joules.append(reading.joules_gross)
+    assert 0 < joules[0] < joules[1]
+    block = energy_block(reading, n_samples=200, tokens=None)
+    assert block["method"] == "measured-nvml" and block["devices"][0].startswith("cuda:0")

@@ -111,7 +111,7 @@ def _load(path) -> dict:
 
 def energy_summary(runs: list[dict]) -> dict:
     """Energy per sample over the measured repeats: mean, spread, and how it was obtained."""
-    per_repeat, methods, assumption = [], set(), None
+    per_repeat, methods, assumption, seconds = [], set(), None, []
     for records in runs:
         joules = samples = 0.0
         for record in records.values():
@@ -120,6 +120,7 @@ def energy_summary(runs: list[dict]) -> dict:
                 continue
             joules += block["joules"]
             samples += block["n_samples"]
+            seconds.append(block["wall_time_s"])
             methods.add(block["method"])
             assumption = assumption or block.get("assumption")
         if samples:
@@ -129,7 +130,8 @@ def energy_summary(runs: list[dict]) -> dict:
     values = np.array(per_repeat)
     return {"joules_per_sample": float(values.mean()),
             "spread": float(values.std(ddof=1)) if len(values) > 1 else None, "repeats": len(values),
-            "method": "+".join(sorted(methods)), "estimated": "estimated" in methods, "assumption": assumption}
+            "method": "+".join(sorted(methods)), "estimated": "estimated" in methods, "assumption": assumption,
+            "record_seconds": float(np.mean(seconds))}
 
 
 def build_report(model: str, variants: list[dict], *, n_resamples: int = 2000, seed: int = 0) -> dict:
