@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalsuite.audits.explain.attribution import Attribution, get_explainer
+from evalsuite.audits.explain.attribution import Attribution, check_axiom, get_explainer
 from evalsuite.audits.explain.batching import token_budget_for
+from evalsuite.audits.explain.path_integral import DEFAULT_MAX_STEPS, DEFAULT_TOL
 from evalsuite.errors import UserError
 
 DEFAULT_TEXT_EXPLAINER = "captum_layer_ig"
@@ -60,16 +61,21 @@ def build_example(objective, item: dict):
 
 
 def explain_texts(model, items: list[dict], *, explainer: str = DEFAULT_TEXT_EXPLAINER, steps: int = 50,
-                  seed: int = 0, kind: str | None = None, measure: bool = True, progress=None):
-    """Attributions (and per-input faithfulness rows, when `measure`) for many texts of one model."""
+                  seed: int = 0, kind: str | None = None, measure: bool = True, progress=None,
+                  tol: float = DEFAULT_TOL, max_steps: int = DEFAULT_MAX_STEPS):
+    """Attributions (and per-input faithfulness rows, when `measure`) for many texts of one model.
+
+    `tol` is the relative tolerance of each explainer's own axiom (IG completeness, SHAP additivity):
+    Integrated Gradients refines its path up to `max_steps` gradient evaluations to meet it, and every
+    attribution's `axiom_holds` says whether it was met."""
     from evalsuite.audits.explain.faithfulness import sample_metrics
 
-    algo = get_explainer(explainer, "text", steps=steps, seed=seed)
+    algo = get_explainer(explainer, "text", steps=steps, seed=seed, tol=tol, max_steps=max_steps)
     objective = text_objective(model, kind)
     examples = [build_example(objective, item) for item in items]  # validate every input before any work
     attributions, rows = [], []
     for i, example in enumerate(examples):
-        attribution = algo.explain_text(objective, example)
+        attribution = check_axiom(algo.explain_text(objective, example), tol)
         attributions.append(attribution)
         if measure:
             rows.append(sample_metrics(objective.scorer(example), attribution, seed=seed + i))
@@ -79,11 +85,13 @@ def explain_texts(model, items: list[dict], *, explainer: str = DEFAULT_TEXT_EXP
 
 
 def explain_text(model, text: str, *, target: str | int | None = None, explainer: str = DEFAULT_TEXT_EXPLAINER,
-                 steps: int = 50, seed: int = 0) -> tuple[Attribution, dict]:
+                 steps: int = 50, seed: int = 0, tol: float = DEFAULT_TOL,
+                 max_steps: int = DEFAULT_MAX_STEPS) -> tuple[Attribution, dict]:
     """One input: its attribution and its faithfulness (with the random-attribution baseline)."""
     kind = text_kind(model)
     item = {"context": text, "continuation": target} if kind == "lm" else {"text": text, "label": target}
-    attributions, rows = explain_texts(model, [item], explainer=explainer, steps=steps, seed=seed, kind=kind)
+    attributions, rows = explain_texts(model, [item], explainer=explainer, steps=steps, seed=seed, kind=kind,
+                                       tol=tol, max_steps=max_steps)
     return attributions[0], rows[0]
 
 
@@ -101,7 +109,7 @@ def default_tabular_explainer(estimator) -> str:
 
 def explain_table(model, X, feature_names: list[str] | None = None, *, explainer: str | None = None,
                   background=None, target_class: int | None = None, steps: int = 50, seed: int = 0,
-                  measure: bool = True):
+                  measure: bool = True, tol: float = DEFAULT_TOL, max_steps: int = DEFAULT_MAX_STEPS):
     """Attributions and faithfulness rows for table rows X of an estimator (or an adapter with .estimator)."""
     from evalsuite.audits.explain.faithfulness import sample_metrics
     from evalsuite.audits.explain.tabular import objective_for
@@ -112,7 +120,7 @@ def explain_table(model, X, feature_names: list[str] | None = None, *, explainer
     names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(X.shape[1])]
     estimator = getattr(model, "estimator", None) or model
     name = explainer or default_tabular_explainer(estimator)
-    algo = get_explainer(name, "tabular", steps=steps, seed=seed)
+    algo = get_explainer(name, "tabular", steps=steps, seed=seed, tol=tol, max_steps=max_steps)
     data = X if background is None else np.asarray(background, dtype=float)
     if name.split("/")[-1] == "captum_ig":
         objective = _torch_tabular_objective(model, data, names, target_class, seed)
@@ -123,6 +131,7 @@ def explain_table(model, X, feature_names: list[str] | None = None, *, explainer
                             "explainers need a scikit-learn-style model")
         objective = objective_for(estimator, data, names, output=algo.output, target_class=target_class, seed=seed)
         attributions = algo.explain_tabular(objective, X, estimator=estimator, target_class=target_class)
+    attributions = [check_axiom(a, tol) for a in attributions]
     rows = [sample_metrics(objective.scorer(X[i]), a, seed=seed + i) for i, a in enumerate(attributions)] \
         if measure else []
     return attributions, rows
@@ -137,7 +146,7 @@ def _torch_tabular_objective(model, background, names, target_class, seed):
     module = getattr(model, "module", None) or (model if isinstance(model, torch.nn.Module) else None)
     if module is None:
         raise UserError("captum_ig on tables needs a torch model; use shap_kernel/shap_linear/shap_tree otherwise")
-    dtype = next(module.parameters()).dtype
+    dtype = next(module.parameters(), torch.zeros((), dtype=torch.float64)).dtype  # no parameters: float64
     cls = 0 if target_class is None else int(target_class)
 
     def forward(x):

@@ -33,7 +33,11 @@ def explain_command(p):
     p.add_argument("--n", type=int, help="inputs to explain for --task (default 20)")
     p.add_argument("--explainer", help="captum_layer_ig (text default), captum_ig, captum_feature_ablation, "
                    "captum_shapley_sampling, shap_partition_text; tables: shap_kernel, shap_linear, shap_tree")
-    p.add_argument("--steps", type=int, default=50, help="Integrated Gradients steps (default 50)")
+    p.add_argument("--steps", type=int, default=50, help="Integrated Gradients steps of the first rule (default 50)")
+    p.add_argument("--tol", type=float, help="relative completeness tolerance that Integrated Gradients refines "
+                   "its path to meet (default 1e-3)")
+    p.add_argument("--max-steps", type=int, help="cap on Integrated Gradients gradient evaluations per input; "
+                   "inputs not converged by then are marked (default 2000)")
     p.add_argument("--html", help="write the token heatmap page here (one input)")
     p.add_argument("--json", help="write the attribution and faithfulness as JSON here (one input)")
     p.add_argument("--device", help="cuda, cpu, ... (default: cuda when present)")
@@ -65,7 +69,7 @@ def _explain(args) -> int:
             raise UserError(f"--task {args.task} needs --data PATH")
         task = args.task
         options = {"data": args.data, "n": args.n}
-    options.update(explainer=args.explainer, steps=args.steps)
+    options.update(explainer=args.explainer, steps=args.steps, tol=args.tol, max_steps=args.max_steps)
     config = RunConfig(model=args.model, tasks=[task], output_dir=args.output_dir,
                        model_args=key_values(args.model_args, "--model-args"),
                        task_args={k: v for k, v in options.items() if v is not None}, device=args.device,

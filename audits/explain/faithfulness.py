@@ -19,7 +19,10 @@ signed score, most supporting first.
   method is not penalised for its scale alone. Lower is better.
 
 A random attribution (standard normal scores, seeded) is scored on the same
-inputs as a floor for comparison.
+inputs as a floor for comparison: every metric has its `random_baseline_` twin
+with a bootstrap CI, and comprehensiveness and deletion AUC also get the paired
+difference (method minus random on the same inputs, `_minus_random`) with its
+own bootstrap CI, so "better than random" can be read off one interval.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 ERASER_BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
+PAIRED_WITH_RANDOM = ("comprehensiveness", "deletion_auc")
 METRICS = ("comprehensiveness", "sufficiency", "deletion_auc", "insertion_auc", "infidelity")
 MAX_CURVE_POINTS = 21
 INFIDELITY_SAMPLES = 32
@@ -129,6 +133,13 @@ def summarize(per_sample: list[dict[str, float]], *, resamples: int = 1000, seed
         ci = bootstrap_ci({"v": column}, lambda c: c["v"].mean(axis=-1), n_resamples=resamples, seed=seed)
         ci = None if any(math.isnan(v) for v in ci) else ci
         metrics[name] = metric_entry(float(column.mean()), direction.to_json(), ci, BOOTSTRAP_METHOD, len(column))
+    for name in PAIRED_WITH_RANDOM:
+        if name in per_sample[0] and f"random_baseline_{name}" in per_sample[0]:
+            column = np.array([row[name] - row[f"random_baseline_{name}"] for row in per_sample], dtype=float)
+            ci = bootstrap_ci({"v": column}, lambda c: c["v"].mean(axis=-1), n_resamples=resamples, seed=seed)
+            ci = None if any(math.isnan(v) for v in ci) else ci
+            metrics[f"{name}_minus_random"] = metric_entry(float(column.mean()), directions[name].to_json(), ci,
+                                                           BOOTSTRAP_METHOD, len(column))
     return metrics
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from evalsuite.audits.explain.attribution import AXIOM_SHAP_ADDITIVITY, Attribution
 from evalsuite.audits.explain.batching import with_oom_retry
+from evalsuite.audits.explain.captum_text import baseline_words
 from evalsuite.registry import explainer
 
 
@@ -70,7 +71,7 @@ class PartitionTextExplainer:
         additivity = abs(float(phi.sum()) + base_value - float(f_x))
         return Attribution(example.tokens, scores, list(example.positions), example.target, float(f_x),
                            float(f_base), self.name, AXIOM_SHAP_ADDITIVITY, additivity,
-                           {"shap_base_value": base_value})
+                           {"shap_base_value": base_value}, baseline=baseline_words(objective))
 
 
 @explainer("shap_partition_text", description="SHAP Partition explainer over token ids (no mask-token leakage)")

@@ -118,7 +118,9 @@ class ShapTabularExplainer:
         return [Attribution(objective.feature_names, values[i], list(range(X.shape[1])), objective.target,
                             float(outputs[i]), base_out, self.name, AXIOM_SHAP_ADDITIVITY,
                             abs(float(values[i].sum()) + expected - float(outputs[i])),
-                            {"shap_base_value": expected}) for i in range(len(X))]
+                            {"shap_base_value": expected},
+                            baseline=f"background of {len(objective.background)} rows (E[f] {expected:.6g})")
+                for i in range(len(X))]
 
 
 @explainer("shap_kernel", description="SHAP KernelExplainer for any tabular model (predict_proba)")

@@ -105,6 +105,8 @@ def test_cli_one_input_and_recorded_run(tmp_path, capsys):
     (["--task", "explain_text_classifier"], "needs --data"),
     ([], "exactly one of --text"),
     (["--text", "hi", "--target", " x", "--steps", "0"], "steps must be >= 1"),
+    (["--text", "hi", "--target", " x", "--max-steps", "10"], "max_steps (10) is below steps (50)"),
+    (["--text", "hi", "--target", " x", "--tol", "0"], "tol must be > 0"),
     (["--task", "explain_demo_lm", "--n", "0"], "n must be >= 1"),
     (["--task", "explain_demo_lm", "--n", "many"], "invalid int value"),
     (["--task", "explain_text_classifier", "--data", "{tmp}/nope.jsonl"], "does not exist"),
