@@ -127,7 +127,7 @@ def config_problems(cfg: DPConfig, n_examples: int) -> list[str]:
     if cfg.seq_len < 2:
         problems.append(f"seq_len must be >= 2, got {cfg.seq_len}")
     if cfg.lora and cfg.train_last_layers is not None:
-        problems.append("choose one of lora and train_last_layers")
+        problems.append("choose one of lora (LoRA adapters) and train_last_layers")
     if cfg.train_last_layers is not None and cfg.train_last_layers < 1:
         problems.append(f"train_last_layers must be >= 1, got {cfg.train_last_layers}")
     if cfg.lora and cfg.lora_rank < 1:

@@ -9,6 +9,12 @@ on (members) or held out (non-members), not the texts: a privacy audit reloads
 them from the same source, and the weights folder carries no copy of the data.
 A data file's path is stored relative to the checkpoint folder, so the audit
 finds it from any working directory, and after both are moved together.
+
+Audit canaries (`audit_canaries`) are the one-run audit's examples (Steinke, Nasr and
+Jagielski 2023): random sequences of the data's own words, each put in the training data
+once (never repeated: a repeated canary is a group of examples) by its own fair coin,
+seeded. The checkpoint records every audit canary and its coin, so the audit can score
+the ones left out too.
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ class FinetuneData:
     nonmember_indices: list[int] = field(default_factory=list)
     canaries: list[str] = field(default_factory=list)
     canary_repeats: int = 0
+    audit_canaries: list[str] = field(default_factory=list)  # the one-run audit's canaries, in or out
+    audit_included: list[bool] = field(default_factory=list)  # each one's fair coin: in the training data?
 
     @property
     def train_texts(self) -> list[str]:
-        return [self.texts[i] for i in self.member_indices] + [c for c in self.canaries
-                                                               for _ in range(self.canary_repeats)]
+        # An audit canary goes in once: repeated, it would be a group of examples, and its bound would be a
+        # group-privacy bound, not comparable with the claimed epsilon.
+        repeated = [c for c in self.canaries for _ in range(self.canary_repeats)]
+        return ([self.texts[i] for i in self.member_indices] + repeated
+                + [c for c, inside in zip(self.audit_canaries, self.audit_included) if inside])
 
     @property
     def train_labels(self) -> list[int] | None:
@@ -61,7 +72,8 @@ class FinetuneData:
                 source["path"] = str(target)
         return {"source": source, "data_sha256": self.sha256(), "n_examples": len(self.texts),
                 "member_indices": self.member_indices, "nonmember_indices": self.nonmember_indices,
-                "canaries": self.canaries, "canary_repeats": self.canary_repeats}
+                "canaries": self.canaries, "canary_repeats": self.canary_repeats,
+                "audit_canaries": self.audit_canaries, "audit_included": self.audit_included}
 
 
 def _rows_from_file(path: str) -> list[dict]:
@@ -108,13 +120,40 @@ def load_source(source: dict) -> tuple[list[str], list[int] | None]:
     return texts, labels
 
 
+AUDIT_CANARY_WORDS = 12
+
+
+def canary_vocabulary(texts: list[str]) -> list[str]:
+    """The words audit canaries are drawn from: the data's own alphabetic words (tokens the model knows), or
+    digits when the data has too few of them."""
+    words = sorted({w for t in texts for w in t.split() if w.isalpha() and len(w) > 1})
+    return words if len(words) >= 20 else [str(d) for d in range(10)]
+
+
+def make_audit_canaries(m: int, seed: int, texts: list[str], exclude: list[str]) -> tuple[list[str], list[bool]]:
+    """m distinct random word sequences (none in `exclude`) and their fair coins, from one seeded generator.
+
+    Random sequences of the data's own words: nothing predicts one but having trained on it, so a model
+    that memorizes shows it on them, and a canary left out is as unlikely as one never written.
+    """
+    rng = random.Random(seed)
+    vocabulary = canary_vocabulary(texts)
+    taken, out = set(exclude) | set(texts), []
+    while len(out) < m:
+        text = " ".join(rng.choice(vocabulary) for _ in range(AUDIT_CANARY_WORDS))
+        if text not in taken:
+            taken.add(text)
+            out.append(text)
+    return out, [rng.random() < 0.5 for _ in range(m)]
+
+
 def prepare_data(source: dict, *, holdout_fraction: float = 0.0, n_canaries: int = 0, canary_repeats: int = 1,
-                 seed: int = 0, limit: int | None = None) -> FinetuneData:
-    """Load the data, split off non-members for the audit (seeded), and plant canaries."""
+                 seed: int = 0, limit: int | None = None, n_audit_canaries: int = 0) -> FinetuneData:
+    """Load the data, split off non-members for the audit (seeded), and plant canaries and audit canaries."""
     if not 0.0 <= holdout_fraction < 1.0:
-        raise UserError(f"holdout (--audit-holdout) must be in [0, 1), got {holdout_fraction}")
-    if n_canaries < 0 or canary_repeats < 1:
-        raise UserError("canaries (--canaries) must be >= 0 and canary_repeats (--canary-repeats) >= 1")
+        raise UserError(f"holdout must be in [0, 1), got {holdout_fraction}")
+    if n_canaries < 0 or canary_repeats < 1 or n_audit_canaries < 0:
+        raise UserError("canaries and audit_canaries must be >= 0 and canary_repeats >= 1")
     texts, labels = load_source(source)
     if limit:
         texts, labels = texts[:limit], (labels[:limit] if labels else labels)
@@ -124,14 +163,20 @@ def prepare_data(source: dict, *, holdout_fraction: float = 0.0, n_canaries: int
     canaries = []
     if n_canaries:
         if labels is not None:
-            raise UserError("canaries are text secrets for language models; drop canaries (--canaries) for a "
-                            "classifier")
+            raise UserError("canaries are text secrets for language models; drop canaries for a classifier")
         from evalsuite.demo.corpus import make_canaries
 
         canaries = make_canaries(n_canaries, seed + 7919)
+    audit, coins = [], []
+    if n_audit_canaries:
+        if labels is not None:
+            raise UserError("audit canaries are text secrets for language models; drop audit_canaries for a "
+                            "classifier")
+        audit, coins = make_audit_canaries(n_audit_canaries, seed + 104729, texts, canaries)
     return FinetuneData(source=source, texts=texts, labels=labels, member_indices=sorted(order[n_out:]),
                         nonmember_indices=sorted(order[:n_out]), canaries=canaries,
-                        canary_repeats=canary_repeats if canaries else 0)
+                        canary_repeats=canary_repeats if canaries else 0, audit_canaries=audit,
+                        audit_included=coins)
 
 
 def source_of(manifest: dict, checkpoint: str | Path) -> dict:
@@ -148,7 +193,8 @@ def reload_data(manifest: dict, checkpoint: str | Path) -> FinetuneData:
     n = manifest["n_examples"]
     texts, labels = texts[:n], (labels[:n] if labels else labels)
     data = FinetuneData(source_of(manifest, checkpoint), texts, labels, manifest["member_indices"],
-                        manifest["nonmember_indices"], manifest["canaries"], manifest["canary_repeats"])
+                        manifest["nonmember_indices"], manifest["canaries"], manifest["canary_repeats"],
+                        list(manifest.get("audit_canaries", [])), [bool(c) for c in manifest.get("audit_included", [])])
     if data.sha256() != manifest["data_sha256"]:
         raise UserError(f"the fine-tuning data at {manifest['source']} changed since training; audit with the "
                         "original data (or pass members_file/nonmembers_file options)")

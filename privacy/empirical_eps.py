@@ -89,3 +89,15 @@ def _point_epsilon(scores, members, threshold, delta) -> float:
 def dp_sanity(tpr: float, fpr: float, epsilon: float, delta: float) -> bool:
     """True when an operating point respects TPR <= e^eps * FPR + delta."""
     return tpr <= math.exp(epsilon) * fpr + delta + 1e-12
+
+
+def perfect_split_bound(n_members: int, n_nonmembers: int, delta: float, confidence: float = 0.95) -> float:
+    """The bound `empirical_epsilon` gives a perfect attack (every member above every non-member) at these sizes:
+    the audit's power. The bound is computed on the half the threshold was not chosen on."""
+    n_pos, n_neg = n_members - n_members // 2, n_nonmembers - n_nonmembers // 2
+    if n_pos <= 0 or n_neg <= 0:
+        return 0.0
+    per_side = 1 - (1 - confidence) / 2
+    tpr_lo, _ = clopper_pearson(n_pos, n_pos, per_side)
+    _, fpr_hi = clopper_pearson(0, n_neg, per_side)
+    return epsilon_from_rates(tpr_lo, fpr_hi, delta)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from evalsuite.errors import UserError
 from evalsuite.options import Option
@@ -36,6 +36,7 @@ from evalsuite.registry import task
 
 Out = Annotated[str | None, Option("new folder for the checkpoint (default: inside the record's folder)")]
 Audit = Annotated[bool, Option("also attack the checkpoint (membership inference, canaries); needs holdout > 0")]
+AuditCanaries = Annotated[int, Option("one-run audit canaries, each trained on (once) by its own fair coin", min=0)]
 DEMO_TASK, DEFAULT_EPSILON = "demo_heldout_ppl", 4.0
 
 
@@ -52,6 +53,8 @@ class TrainingPlan:
     audit: bool
     reference_model: str
     n_canary_candidates: int
+    audit_canaries: int = 0
+    audit_delta: float | None = None  # the delta a non-private run's bound is stated at
 
 
 def training_plan(options: dict, *, audit: bool) -> TrainingPlan:
@@ -71,24 +74,25 @@ def training_plan(options: dict, *, audit: bool) -> TrainingPlan:
     problems = []
     try:
         data = prepare_data(source, holdout_fraction=o["holdout"], n_canaries=o["canaries"],
-                            canary_repeats=o["canary_repeats"], seed=cfg.seed)
+                            canary_repeats=o["canary_repeats"], seed=cfg.seed,
+                            n_audit_canaries=o.get("audit_canaries") or 0)
     except UserError as exc:
         problems.append(str(exc))
     else:
         problems += config_problems(cfg, len(data.train_texts))
         if audit and not data.nonmember_indices:
-            problems.append("the privacy audit needs held-out non-members; set holdout (--audit-holdout), e.g. 0.5")
+            problems.append("the privacy audit needs held-out non-members: holdout must be > 0, e.g. 0.5")
     out = Path(o["out"]) if o.get("out") else None
     if out is not None:
-        problems.append(output_problem(out, "out (--out)"))
+        problems.append(output_problem(out, "out"))
     reference = o.get("reference_model", BASE)
     if audit and reference not in (BASE, NO_REFERENCE):
-        problems.append(reference_problem(reference, "reference_model (--reference-model)"))
+        problems.append(reference_problem(reference, "reference_model"))
     problems = [p for p in problems if p]
     if problems:
         raise UserError("; ".join(problems))
     return TrainingPlan(cfg, source, o["holdout"], o["canaries"], o["canary_repeats"], out, audit, reference,
-                        o.get("n_canary_candidates", 1000))
+                        o.get("n_canary_candidates", 1000), o.get("audit_canaries") or 0, o.get("audit_delta"))
 
 
 def finetune_job(plan: TrainingPlan, *, name: str) -> Job:
@@ -113,7 +117,8 @@ def run_finetune(plan: TrainingPlan, model, ctx):
 
     cfg = replace(plan.cfg, seed=ctx.seed)
     data = prepare_data(plan.source, holdout_fraction=plan.holdout, n_canaries=plan.canaries,
-                        canary_repeats=plan.canary_repeats, seed=ctx.seed, limit=ctx.limit)
+                        canary_repeats=plan.canary_repeats, seed=ctx.seed, limit=ctx.limit,
+                        n_audit_canaries=plan.audit_canaries)
     validate_config(cfg, len(data.train_texts))  # --limit may have shrunk N since the task was built
     if plan.audit and len(data.nonmember_indices) < 2:
         raise UserError("the privacy audit needs at least 2 held-out non-members; raise holdout or --limit")
@@ -155,7 +160,8 @@ def _with_audit(outcome, plan: TrainingPlan, model, path: Path, result, data, ct
 
     target = load_checkpoint(model, path)  # the one extra model load: the checkpoint, through the factory
     audit_data = AuditData(result.privacy, {}, [data.texts[i] for i in data.member_indices],
-                           [data.texts[i] for i in data.nonmember_indices], data.canaries, data.sha256())
+                           [data.texts[i] for i in data.nonmember_indices], data.canaries, data.sha256(),
+                           data.audit_canaries, data.audit_included, plan.audit_delta)
     if plan.reference_model == BASE:
         reference, spec = model, getattr(model, "name", "base")  # the run's model is the base, left untouched
     elif plan.reference_model == NO_REFERENCE:
@@ -180,26 +186,64 @@ def dp_finetune(out: Out = None, data: Data = None, task: SourceTask = DEMO_TASK
                 lora: Lora = False, lora_rank: LoraRank = 8, train_last_layers: LastLayers = None,
                 grad_sample_mode: GradSampleMode = "auto", holdout: Holdout = 0.0, canaries: Canaries = 0,
                 canary_repeats: CanaryRepeats = 1, audit: Audit = False, reference_model: Reference = BASE,
-                n_canary_candidates: CanaryCandidates = 1000):
+                n_canary_candidates: CanaryCandidates = 1000, audit_canaries: AuditCanaries = 0):
     """DP-SGD fine-tuning of the model (Opacus): a checkpoint and its privacy record (and its audit with audit=true)."""
     options = dict(locals())
     return finetune_job(training_plan(options, audit=audit), name="dp_finetune")
 
 
+# What preset=... sets in dp_finetune_audit, for every option left unset. "power" is sized so that the audit of
+# the demo model, fine-tuned without DP, certifies a clearly non-zero epsilon (docs/privacy.md has the figures).
+PRESETS = {"default": {"epochs": 1, "seq_len": 128, "lr": 1e-3, "audit_canaries": 0},
+           "power": {"epochs": 8, "seq_len": 48, "lr": 2e-3, "audit_canaries": 512}}
+Preset = Annotated[Literal["default", "power"], Option(
+    "audit size: 'power' plants 512 one-run audit canaries and trains 8 epochs on 48 tokens (options given win)")]
+
+
+def _preset(what: str) -> str:
+    values = [f"{k}: {v[what]:g}" for k, v in PRESETS.items()]
+    return f"(unset: {', '.join(values)} by preset)"
+
+
 @task("dp_finetune_audit")
 def dp_finetune_audit(task: SourceTask = DEMO_TASK, data: Data = None, text_field: TextField = "text",
+                      private: Private = True, preset: Preset = "default",
                       target_epsilon: Annotated[float | None, Option(
                           f"epsilon to reach (default {DEFAULT_EPSILON:g} unless noise_multiplier is given)", min=0,
                           min_exclusive=True)] = None,
-                      noise_multiplier: NoiseMultiplier = None, delta: Delta = 1e-5, max_grad_norm: MaxGradNorm = 1.0,
-                      accountant: Accountant = "prv", epochs: Epochs = 1, batch_size: BatchSize = 16,
-                      max_physical_batch_size: PhysicalBatch = 8, lr: LearningRate = 1e-3, seq_len: SeqLen = 128,
+                      noise_multiplier: NoiseMultiplier = None,
+                      delta: Annotated[float, Option("delta of the guarantee (below 1/N), and of the audit's bound",
+                                                     min=0, max=1, min_exclusive=True, max_exclusive=True)] = 1e-5,
+                      max_grad_norm: MaxGradNorm = 1.0, accountant: Accountant = "prv",
+                      epochs: Annotated[int | None, Option(f"passes over the data {_preset('epochs')}",
+                                                           min=1)] = None,
+                      batch_size: BatchSize = 16, max_physical_batch_size: PhysicalBatch = 8,
+                      lr: Annotated[float | None, Option(f"AdamW learning rate {_preset('lr')}", min=0,
+                                                         min_exclusive=True)] = None,
+                      seq_len: Annotated[int | None, Option(f"tokens per example {_preset('seq_len')}",
+                                                            min=2)] = None,
                       lora: Lora = False, lora_rank: LoraRank = 8, train_last_layers: LastLayers = None,
                       grad_sample_mode: GradSampleMode = "auto", holdout: Holdout = 0.5, canaries: Canaries = 4,
-                      canary_repeats: CanaryRepeats = 1, out: Out = None, reference_model: Reference = BASE,
+                      canary_repeats: CanaryRepeats = 1,
+                      audit_canaries: Annotated[int | None, Option(
+                          f"one-run audit canaries, each trained on (once) by a fair coin {_preset('audit_canaries')}",
+                          min=0)] = None,
+                      out: Out = None, reference_model: Reference = BASE,
                       n_canary_candidates: CanaryCandidates = 1000):
-    """DP-SGD fine-tuning of the model (Opacus), then membership inference and canary exposure on the result."""
-    options = dict(locals(), dp=True, label_field=None)
-    if target_epsilon is None and noise_multiplier is None:
-        options["target_epsilon"] = DEFAULT_EPSILON
+    """Fine-tuning of the model with DP-SGD (Opacus; private=false: the same training without DP, the baseline),
+    then membership inference, canary exposure and a one-run audit on the result, with the audit's power."""
+    options = dict(locals(), dp=private, label_field=None)
+    for key, value in PRESETS[preset].items():
+        if options[key] is None:
+            options[key] = value
+    if private:
+        if target_epsilon is None and noise_multiplier is None:
+            options["target_epsilon"] = DEFAULT_EPSILON
+    else:
+        given = [k for k in ("target_epsilon", "noise_multiplier") if options[k] is not None]
+        if given:
+            verb, it = ("apply", "them") if len(given) > 1 else ("applies", "it")
+            raise UserError(f"{' and '.join(given)} {verb} only to private training; drop {it}, or set private=true")
+        # Without DP there is no guarantee: delta is only the delta the audit's bound is stated at.
+        options.update(delta=None, audit_delta=delta)
     return finetune_job(training_plan(options, audit=True), name="dp_finetune_audit")

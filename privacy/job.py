@@ -13,7 +13,7 @@ file. Options: see `evalsuite describe privacy_audit`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +23,7 @@ from evalsuite.options import Option
 from evalsuite.registry import task
 
 BASE, NO_REFERENCE = "base", "none"
+DEFAULT_AUDIT_DELTA = 1e-5  # the delta of a non-private run's bound: dp_finetune_audit's default
 Reference = Annotated[str, Option("reference model of the calibrated attack: 'base' (the checkpoint's base model), "
                                   "'none', or a model spec")]
 CanaryCandidates = Annotated[int, Option("random secrets each canary is ranked among", min=1, max=10**7)]
@@ -38,6 +39,9 @@ class AuditData:
     nonmembers: list[str]
     canaries: list[str]
     data_hash: str
+    audit_canaries: list[str] = field(default_factory=list)  # the one-run audit's canaries, in or out
+    audit_included: list[bool] = field(default_factory=list)  # each one's coin: was it trained on?
+    audit_delta: float | None = None  # the delta of a non-private run's bound (default DEFAULT_AUDIT_DELTA)
 
 
 def data_from_checkpoint(folder) -> AuditData:
@@ -50,7 +54,8 @@ def data_from_checkpoint(folder) -> AuditData:
         raise UserError(f"'{folder}/training.json' has no data manifest; pass members_file/nonmembers_file")
     data = reload_data(manifest, folder)
     return AuditData(privacy, training, [data.texts[i] for i in data.member_indices],
-                     [data.texts[i] for i in data.nonmember_indices], data.canaries, manifest["data_sha256"])
+                     [data.texts[i] for i in data.nonmember_indices], data.canaries, manifest["data_sha256"],
+                     data.audit_canaries, data.audit_included)
 
 
 def data_from_files(members_file: str, nonmembers_file: str, folder=None) -> AuditData:
@@ -173,13 +178,13 @@ def run_audit(model, ctx: JobContext, data: AuditData, *, reference=None, refere
     """Attack `model` (the fine-tuned one); `reference`, when given, is the model the calibrated attack compares to."""
     import numpy as np
 
+    from evalsuite.privacy.audit_bounds import compute_bounds, power_verdict
     from evalsuite.privacy.canaries import CHANCE_EXPOSURE_BITS, canary_exposures
-    from evalsuite.privacy.empirical_eps import empirical_epsilon
     from evalsuite.privacy.mia import attack_metrics, example_losses
     from evalsuite.privacy.plot import plot_roc
     from evalsuite.records import metric_entry
     from evalsuite.stats import BOOTSTRAP_METHOD, bootstrap_ci
-    from evalsuite.task_types import LOWER
+    from evalsuite.task_types import HIGHER, LOWER
 
     privacy, members, nonmembers = data.privacy, data.members, data.nonmembers
     canaries, data_hash = data.canaries, data.data_hash
@@ -210,20 +215,27 @@ def run_audit(model, ctx: JobContext, data: AuditData, *, reference=None, refere
         metrics.update(got)
         notes.update({f"{name}:{k}": v for k, v in why.items()})
 
-    # Each attack's bound holds at 1 - 0.05/len(attacks), so the larger of them holds at 95% (Bonferroni).
-    audit_delta = float(delta) if dp else 1 / (10 * len(texts))
-    bounds = {name: empirical_epsilon(s, is_member, audit_delta, confidence=1 - 0.05 / len(attacks),
-                                      seed=ctx.seed) for name, s in attacks.items()}
-    strongest = max(bounds, key=lambda k: bounds[k]["epsilon_lower_bound"])
-    eps_lb = bounds[strongest]["epsilon_lower_bound"]
-    metrics["empirical_epsilon_lower_bound"] = metric_entry(float(eps_lb), LOWER.to_json(), None, "clopper-pearson:95%",
-                                                            len(texts))
+    # Non-private runs claim nothing; their bound is stated at the delta private runs default to.
+    audit_delta = float(delta) if dp else float(data.audit_delta or DEFAULT_AUDIT_DELTA)
+    canary_attacks = audit_canary_attacks(model, reference, data.audit_canaries)
+    bounds = compute_bounds(attacks, is_member, canary_attacks, data.audit_included, delta=audit_delta, seed=ctx.seed)
+    power = power_verdict(bounds, float(eps) if dp else None, len(data.audit_canaries))
+    strongest, eps_lb = bounds["strongest"], bounds["epsilon_lower_bound"]
+    n_scored = len(texts) + len(data.audit_canaries)
+    metrics["empirical_epsilon_lower_bound"] = metric_entry(float(eps_lb), LOWER.to_json(), None,
+                                                            f"{strongest.split('/')[0]}:95%", n_scored)
+    # The audit's power: what a perfect attack would certify with these tests (a bound of 0 next to a small
+    # one says the audit could not have shown anything).
+    metrics["empirical_epsilon_max_certifiable"] = metric_entry(power["max_certifiable"], HIGHER.to_json(), None,
+                                                                "perfect attack, same tests", n_scored)
+    metrics["audit_vacuous"] = metric_entry(float(power["vacuous"]), LOWER.to_json(), None, "bound == 0", n_scored)
+    ctx.echo(f"[privacy_audit] {power['verdict']}")
     violation = None
     if dp:
         violated = eps_lb > float(eps)
-        metrics["dp_bound_violated"] = metric_entry(float(violated), LOWER.to_json(), None, "threshold", len(texts))
+        metrics["dp_bound_violated"] = metric_entry(float(violated), LOWER.to_json(), None, "threshold", n_scored)
         if violated:
-            violation = (f"PRIVACY BOUND VIOLATED: the {strongest} attack proves epsilon >= {eps_lb:.3f} with 95% "
+            violation = (f"PRIVACY BOUND VIOLATED: the {strongest} test proves epsilon >= {eps_lb:.3f} with 95% "
                          f"confidence, above the claimed epsilon {float(eps):.3f} ({privacy.get('accountant')}); "
                          "the training or its accounting is not what the checkpoint says")
             ctx.echo(f"[privacy_audit] {violation}")
@@ -249,8 +261,26 @@ def run_audit(model, ctx: JobContext, data: AuditData, *, reference=None, refere
     details = {"privacy": privacy if dp else {**privacy, "dp": False},
                "mia": {"n_members": len(members), "n_nonmembers": len(nonmembers), "notes": notes,
                        "reference_model": reference_spec if ref_loss is not None else None},
-               "empirical_epsilon": {"strongest_attack": strongest, "delta_used": audit_delta, **bounds},
+               "empirical_epsilon": {"strongest_test": strongest, "delta_used": audit_delta,
+                                     "confidence": bounds["confidence"], "tests": bounds["tests"]},
+               "audit_power": power,
+               "audit_canaries": {"m": len(data.audit_canaries), "n_in": int(sum(data.audit_included)),
+                                  "scores": {k: [float(x) for x in v] for k, v in canary_attacks.items()}},
                "canaries": {"rows": canary_rows, "chance_exposure_bits": CHANCE_EXPOSURE_BITS},
                "violation": violation}
     return JobOutcome(metrics=metrics, samples=samples, data_hash=data_hash, artifacts={"roc_plot": "roc.png"},
                       details=details, headline="epsilon" if "epsilon" in metrics else "empirical_epsilon_lower_bound")
+
+
+def audit_canary_attacks(model, reference, audit_canaries: list[str]) -> dict:
+    """Attack scores of the audit canaries (higher = more likely trained on): -loss under the target, and
+    reference loss - target loss when there is a reference (the same attacks as on the data)."""
+    from evalsuite.privacy.mia import example_losses
+
+    if not audit_canaries:
+        return {}
+    target = example_losses(model, audit_canaries)
+    attacks = {"loss": -target}
+    if reference is not None:
+        attacks["reference"] = example_losses(reference, audit_canaries) - target
+    return attacks

@@ -156,7 +156,10 @@ BAD = [
     ("run-delta-over-1/N", ["run", "--tasks", "dp_finetune_audit", "--task-args", "delta=0.1"],
      "delta must be in (0, 1/N)"),
     ("run-sample-rate", ["run", "--tasks", "dp_finetune_audit", "--task-args", "batch_size=1000"],
-     "sample rate batch_size/N in (0, 1]"),
+     "dp_finetune_audit': batch_size must be in [1, N="),  # named as written in --task-args, not --batch-size
+    ("run-private-false-with-epsilon", ["run", "--tasks", "dp_finetune_audit", "--task-args",
+                                        "private=false,target_epsilon=2"],
+     "target_epsilon applies only to private training; drop it, or set private=true"),
     ("run-noise-zero", ["run", "--tasks", "dp_finetune", "--task-args", "noise_multiplier=0,delta=1e-3"],
      "noise_multiplier must be > 0"),
     ("run-out-is-a-file", ["run", "--tasks", "dp_finetune", "--task-args", "noise_multiplier=1,delta=1e-3,out={file}"],
@@ -173,7 +176,7 @@ BAD = [
     ("curve-unknown-task", ["privacy-curve", "--epsilons", "1", "--tasks", "demo_fact_mc"], "unknown task"),
     ("curve-out-under-a-file", ["privacy-curve", "--epsilons", "1", "--out", "{file}/curve"], "is a file"),
     ("finetune-eps-inf", ["finetune", "--dp", "--target-epsilon", "inf", "--delta", "1e-3"],
-     "target_epsilon must be a finite number"),
+     "--target-epsilon must be a finite number"),
     ("finetune-out-under-a-file", ["finetune", "--out", "{file}/ckpt"], "is a file"),
     ("finetune-output-dir-is-a-file", ["finetune", "--output-dir", "{file}"], "--output-dir"),
 ]
