@@ -94,3 +94,59 @@ def predictions_file(spec: str, *, column: Annotated[str, Option("the predicted-
 
     return PredictionsFile(spec, column=column, score_column=score_column, id_column=id_column, labels=labels,
                            name=name)
+
+
+# -- served models (evalsuite.models.served) ------------------------------------------------------------------------
+ServedModel = Annotated[str | None, Option("the served model's name (default: the only one the server lists)")]
+ApiKeyEnv = Annotated[str | None, Option("environment variable holding the API key (the key itself is never "
+                                         "stored)")]
+Concurrency = Annotated[int, Option("requests in flight at once", min=1, max=256)]
+Timeout = Annotated[float, Option("seconds to wait for one answer", min=0, min_exclusive=True)]
+MaxRetries = Annotated[int, Option("retries of a request after a 429, 5xx, timeout or dropped connection", min=0)]
+RetryWait = Annotated[float, Option("first backoff in seconds (doubles each retry)", min=0)]
+Extra = Annotated[list[str] | None, Option("KEY:VALUE fields added to every request body, e.g. repeat_penalty:1.0")]
+SkipSelfCheck = Annotated[bool, Option("run without the endpoint self-check (recorded in the run)")]
+
+
+@model("openai-completions", description="An OpenAI-compatible /v1/completions server (vLLM, TGI, SGLang, "
+       "llama.cpp), self-checked before use (openai-completions:URL)")
+def openai_completions(spec: str, *, model: ServedModel = None,
+                       tokenizer: Annotated[str | None, Option("local tokenizer folder of the served model (default: "
+                                                               "the server's tokenize endpoint)")] = None,
+                       api_key_env: ApiKeyEnv = "OPENAI_API_KEY", concurrency: Concurrency = 4,
+                       timeout: Timeout = 120.0, max_retries: MaxRetries = 6, retry_wait: RetryWait = 0.5,
+                       extra: Extra = None, skip_self_check: SkipSelfCheck = False, name: Name = None,
+                       progress: Progress = True):
+    from evalsuite.models.served.openai import OpenAICompletionsLM
+
+    return OpenAICompletionsLM(spec, model=model, tokenizer=tokenizer, api_key_env=api_key_env,
+                               concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+                               retry_wait=retry_wait, extra=extra, skip_self_check=skip_self_check, name=name,
+                               progress=progress)
+
+
+@model("openai-chat", description="An OpenAI-compatible /v1/chat/completions server, for generation-only tasks "
+       "(openai-chat:URL)")
+def openai_chat(spec: str, *, model: ServedModel = None, api_key_env: ApiKeyEnv = "OPENAI_API_KEY",
+                concurrency: Concurrency = 4, timeout: Timeout = 120.0, max_retries: MaxRetries = 6,
+                retry_wait: RetryWait = 0.5, extra: Extra = None,
+                system: Annotated[str | None, Option("a system message before every prompt")] = None,
+                skip_self_check: SkipSelfCheck = False, name: Name = None, progress: Progress = True):
+    from evalsuite.models.served.openai import OpenAIChatLM
+
+    return OpenAIChatLM(spec, model=model, api_key_env=api_key_env, concurrency=concurrency, timeout=timeout,
+                        max_retries=max_retries, retry_wait=retry_wait, extra=extra, system=system,
+                        skip_self_check=skip_self_check, name=name, progress=progress)
+
+
+@model("vllm", description="A causal LM run by vLLM in this process (extra [vllm], needs a GPU) (vllm:PATH)")
+def vllm(spec: str, *, dtype: Dtype = None, trust_remote_code: TrustRemoteCode = False, max_length: MaxLength = None,
+         gpu_memory_utilization: Annotated[float, Option("share of GPU memory vLLM may take", min=0, max=1,
+                                                         min_exclusive=True)] = 0.5,
+         tensor_parallel_size: Annotated[int, Option("GPUs to split the model over", min=1)] = 1,
+         name: Name = None, progress: Progress = True):
+    from evalsuite.models.served.vllm_backend import VLLMCausalLM
+
+    return VLLMCausalLM(spec, dtype=dtype, trust_remote_code=trust_remote_code, max_length=max_length,
+                        gpu_memory_utilization=gpu_memory_utilization, tensor_parallel_size=tensor_parallel_size,
+                        name=name, progress=progress)
