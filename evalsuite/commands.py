@@ -104,7 +104,7 @@ def _describe(args) -> int:
 
     for folder in args.tasks_path:
         REGISTRY.load_path(folder, names=[args.name])
-    found = [(kind, REGISTRY.find(kind, args.name)) for kind in ("task", "model")]
+    found = [(kind, REGISTRY.find(kind, args.name)) for kind in ("task", "model", "perturbation")]
     found = [(kind, e) for kind, e in found if e is not None]
     if not found:
         known = [e.name for e in REGISTRY.entries("task") + REGISTRY.entries("model")]
@@ -118,7 +118,9 @@ def _describe(args) -> int:
             print("  (no options)")
         for s in public:
             print("  " + terminal_safe(s.describe()))
-        if public:
+        if public and kind == "perturbation":
+            print(f"  pass as --perturb {entry.short_name}:VALUE (its one option)")
+        elif public:
             print(f"  pass as {flag} KEY=VALUE,... (lists: items separated by '|')")
     return 0
 

@@ -1,8 +1,9 @@
 """Plain-text tables of results, for `evalsuite run` and `evalsuite show`.
 
 By default one row per task: its headline metric (the record's `headline` key, else
-its first metric) with the confidence interval and sample count; `wide=True` lists
-every metric. Numbers keep four significant digits whatever their scale (1e-05,
+its first metric) with the confidence interval and sample count, plus the ECE of a
+multiple-choice task and the robustness drop under `--perturb` where a record has
+them; `wide=True` lists every metric. Numbers keep four significant digits whatever their scale (1e-05,
 0.9350, 2.394, 12,345), and every name is passed through `terminal_safe`, since task
 and metric names are data that may hold control characters.
 """
@@ -14,6 +15,8 @@ import math
 from evalsuite.text import terminal_safe
 
 SIGNIFICANT = 4
+# Shown under the headline whenever a record has them: calibration of multiple choice, robustness under --perturb.
+ALSO_SHOWN = ("ece", "robustness_drop")
 
 
 def fmt_number(x) -> str:
@@ -76,6 +79,7 @@ def results_table(records: list[dict], wide: bool = False) -> str:
         else:
             headline = _headline(rec)
             names = [headline] if headline is not None else []
+            names += [n for n in ALSO_SHOWN if n in metrics and n not in names]
             hidden += max(0, len(metrics) - len(names))
         if not names:
             rows.append((task, "-", "-", "-", "-", "-"))

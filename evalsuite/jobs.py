@@ -25,7 +25,8 @@ from typing import Any
 from evalsuite.errors import UserError
 
 # Leaderboard categories a record may belong to.
-CATEGORIES = ("capability", "fairness", "explainability", "privacy", "efficiency")
+# calibration and robustness are also categories of single metrics of a benchmark record (the metric's "category").
+CATEGORIES = ("capability", "calibration", "robustness", "fairness", "explainability", "privacy", "efficiency")
 
 
 @dataclass

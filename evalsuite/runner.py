@@ -229,6 +229,7 @@ def _execute(plan: Plan, model, echo) -> dict:
     from evalsuite.energy import energy_block, meter_for
     from evalsuite.fingerprint import hardware, package_versions
     from evalsuite.jobs import CATEGORIES, Job
+    from evalsuite.outcome_extras import finish_outcome
     from evalsuite.records import RUN_SCHEMA_VERSION, atomic_write_json, slug, write_record
     from evalsuite.store import STORE_FILE, ResultsStore, portable_path, reap_interrupted, writer_fields
 
@@ -282,7 +283,8 @@ def _execute(plan: Plan, model, echo) -> dict:
                         "wall_time_s": round(time.perf_counter() - t0, 3), "tokens_processed": tokens,
                         "energy": energy_block(reading, n_samples=len(outcome["samples"]) or None,
                                                tokens=tokens or None)}
-            _finish_outcome(outcome, task, plan, model, cache, run_dir / task.folder, manifest, echo)
+            # calibration of multiple choice; robustness under --perturb
+            finish_outcome(outcome, task, plan, model, cache, run_dir / task.folder, manifest, echo)
             record = {"run_id": run_id, "model": model.name, "task": task.name, "task_source": task.source,
                       "category": outcome.get("category", "capability"), "metrics": outcome["metrics"],
                       "artifacts": outcome.get("artifacts", {}), "details": outcome.get("details", {}),
@@ -359,23 +361,6 @@ def _evaluate_native(task: PlannedTask, model, cache, config: RunConfig, folder:
     return {"metrics": metrics, "samples": samples, "category": spec.category, "headline": spec.metrics[0].name,
             "task_hash": sha256_text(f"{spec.version}\n{task.code_hash_source()}"), "data_hash": sha256_json(docs),
             "choice_scores": choices, "state": (docs, per_doc, answered)}
-
-
-def _finish_outcome(outcome: dict, task: PlannedTask, plan: Plan, model, cache, folder: Path, manifest: dict,
-                    echo) -> None:
-    """Calibration of multiple-choice answers (always) and robustness under `--perturb` (when asked)."""
-    from evalsuite.calibration import add_calibration
-
-    config = plan.config
-    add_calibration(outcome, folder, title=task.name, seed=config.seed, n_resamples=config.bootstrap_resamples)
-    state = outcome.pop("state", None)
-    if plan.perturbations:
-        from evalsuite.perturb.evaluate import add_robustness
-
-        t0 = time.perf_counter()
-        add_robustness(outcome, task, state, model, cache, plan, echo)
-        manifest["perturbations"] = {"seed": config.seed, "arms": [a.to_json() for a in plan.perturbations],
-                                     "wall_time_s": round(time.perf_counter() - t0, 3)}
 
 
 def _evaluate_job(task: PlannedTask, job, model, cache, config: RunConfig, folder: Path, echo) -> dict:

@@ -71,6 +71,11 @@ class Task:
     version: str = "1"
     name: str = ""  # filled in by the registry lookup
     category: str = "capability"  # leaderboard category; see evalsuite.jobs.CATEGORIES
+    # Multiple choice: (doc, results) -> (each choice's loglikelihood, gold index); the runner derives
+    # calibration (evalsuite.calibration) from it. None for other task shapes.
+    choice_scores: Callable[[Doc, list[Result]], tuple[list[float], int]] | None = None
+    # The answer texts of a document (choices, target): `--perturb` never alters a word they contain.
+    answer_texts: Callable[[Doc], list[str]] | None = None
 
 
 def _getter(spec: str | Callable[[Doc], Any]) -> Callable[[Doc], Any]:
@@ -85,7 +90,10 @@ def multiple_choice(
     answer: str | Callable[[Doc], int],
     description: str = "",
 ) -> Task:
-    """Loglikelihood multiple choice: acc (argmax sum logprob) and acc_norm (per byte)."""
+    """Loglikelihood multiple choice: acc (argmax sum logprob) and acc_norm (per byte).
+
+    The runner adds calibration metrics (ECE, Brier, selective prediction) from the same loglikelihoods.
+    """
     get_ctx, get_choices, get_answer = _getter(context), _getter(choices), _getter(answer)
 
     def requests(doc):
@@ -101,9 +109,13 @@ def multiple_choice(
             "n_choices": float(len(lps)),
         }
 
+    def choice_scores(doc, results):
+        return [r.logprob for r in results], int(get_answer(doc))
+
     metrics = [MetricSpec("acc", "mean", HIGHER, {"field": "acc"}),
                MetricSpec("acc_norm", "mean", HIGHER, {"field": "acc_norm"})]
-    return Task(docs, requests, score, metrics, description)
+    return Task(docs, requests, score, metrics, description, choice_scores=choice_scores,
+                answer_texts=lambda doc: [str(c) for c in get_choices(doc)])
 
 
 def perplexity(docs: Sequence[Doc], *, text: str | Callable[[Doc], str], description: str = "") -> Task:
@@ -143,7 +155,7 @@ def generation(
         return {"exact_match": float(results[0].strip() == str(get_answer(doc)).strip())}
 
     return Task(docs, requests, score, [MetricSpec("exact_match", "mean", HIGHER, {"field": "exact_match"})],
-                description)
+                description, answer_texts=lambda doc: [str(get_answer(doc))])
 
 
 def _existing(path: str | Path) -> Path:

@@ -3,7 +3,9 @@
 Per model, the newest record of each task counts. Each counted metric is
 normalised (evalsuite.leaderboards.normalise: 0 = random baseline, 1 = best)
 and weighted by task weight x metric weight / (sum of the task's metric
-weights), so a record with ten metrics weighs as much as one with one. A
+weights in that category), so a record with ten metrics weighs as much as one
+with one. A metric counts in its record's category unless it names its own
+(calibration and robustness metrics of a benchmark record, counterfactual gaps). A
 category score is the weighted mean of its items; the overall score is the
 weighted mean of the categories a model has (`coverage` says how many).
 
@@ -51,15 +53,25 @@ def combine(items: list[tuple[Score, float]]) -> dict | None:
     return {"score": mean, "ci": [mean - below, mean + above], "ci_complete": all(s.ci for s, _ in items)}
 
 
-def _rule_for(definition: Definition, task: str, metric: str) -> tuple[Rule, float] | None:
-    """The rule and weight a metric counts with, or None when it does not count."""
+def _rule_for(definition: Definition, task: str, metric: str, own_category: bool = False) -> tuple[Rule, float] | None:
+    """The rule and weight a metric counts with, or None when it does not count.
+
+    A metric that names its own category (calibration, robustness, a counterfactual gap) counts by metric_rules
+    even in a listed task, unless excluded: a listed task names its capability metrics only."""
     choice = definition.task_choice(task)
-    if choice is not None:
-        picked = choice.metrics.get(metric)
-        return None if picked is None else (picked.rule, picked.weight)
-    if not definition.other_records or definition.excluded(metric):
+    if choice is not None and metric in choice.metrics:
+        picked = choice.metrics[metric]
+        return picked.rule, picked.weight
+    if (choice is not None and not own_category) or (choice is None and not definition.other_records) \
+            or definition.excluded(metric):
         return None
-    return definition.metric_rules.get(metric, Rule()), 1.0
+    return definition.metric_rule(metric) or Rule(), 1.0
+
+
+def metric_category(entry: dict, record_category: str) -> str:
+    """Where a metric counts: its own declared category, else its record's."""
+    own = entry.get("category")
+    return own if own in CATEGORIES else record_category
 
 
 def _score_metric(entry: dict, rule: Rule, record: dict, load_samples: Callable) -> tuple[Score | None, str]:
@@ -145,7 +157,7 @@ def efficiency_of(records: dict[str, dict], definition: Definition,
 def score_model(model: str, records: dict[str, dict], definition: Definition, load_samples: Callable,
                 timings: dict[str, list[dict]] | None = None) -> dict:
     """One leaderboard row: per-task metrics with scores, category scores, overall, plot data."""
-    tasks, by_category = [], {c: [] for c in CATEGORIES}
+    tasks, by_category, contributors = [], {c: [] for c in CATEGORIES}, {c: set() for c in CATEGORIES}
     for task_name in sorted(records):
         record = records[task_name]
         choice = definition.task_choice(task_name)
@@ -154,17 +166,18 @@ def score_model(model: str, records: dict[str, dict], definition: Definition, lo
         category = (choice.category if choice and choice.category else None) or record.get("category") or "capability"
         counted, metrics = [], []
         for metric, entry in sorted(record["metrics"].items()):
-            picked = _rule_for(definition, task_name, metric)
+            where = metric_category(entry, category)
+            picked = _rule_for(definition, task_name, metric, own_category=entry.get("category") in CATEGORIES)
             row = {"metric": metric, "value": entry.get("value"), "ci": entry.get("ci"),
                    "direction": entry.get("direction"), "ideal": entry.get("ideal"), "n": entry.get("n"),
                    "ci_method": entry.get("ci_method"), "score": None, "score_ci": None, "counted": False,
-                   "note": "not part of this leaderboard"}
+                   "category": where, "note": "not part of this leaderboard"}
             if picked is not None:
                 score, why = _score_metric(entry, picked[0], record, load_samples)
                 if score is not None:
                     row.update(score=score.value, score_ci=list(score.ci) if score.ci else None, counted=True,
                                note="")
-                    counted.append((score, picked[1]))
+                    counted.append((score, picked[1], where))
                 else:
                     row["note"] = why
             metrics.append(row)
@@ -174,10 +187,13 @@ def score_model(model: str, records: dict[str, dict], definition: Definition, lo
                 raise UserError(f"task '{task_name}' of model '{model}' has no metric {missing}; the leaderboard "
                                 f"definition {definition.source} names it")
         task_weight = choice.weight if choice else 1.0
-        metric_total = sum(w for _, w in counted)
-        for score, w in counted:
-            by_category[category].append((score, task_weight * w / metric_total))
-        summary = combine([(s, w) for s, w in counted])
+        totals: dict[str, float] = {}  # per category, so a task weighs task_weight in each category it reaches
+        for _, w, where in counted:
+            totals[where] = totals.get(where, 0.0) + w
+        for score, w, where in counted:
+            by_category[where].append((score, task_weight * w / totals[where]))
+            contributors[where].add(task_name)
+        summary = combine([(s, w) for s, w, _ in counted])
         tasks.append({"task": task_name, "category": category, "run_id": record.get("run_id"),
                       "score": summary["score"] if summary else None, "ci": summary["ci"] if summary else None,
                       "metrics": metrics, "artifacts": record.get("artifacts") or {},
@@ -192,8 +208,7 @@ def score_model(model: str, records: dict[str, dict], definition: Definition, lo
         else:
             cell = combine(by_category[category])
             if cell is not None:
-                cell.update(n_tasks=sum(1 for t in tasks if t["category"] == category and t["score"] is not None),
-                            counted=True, note="")
+                cell.update(n_tasks=len(contributors[category]), counted=True, note="")
         if cell is not None and weight <= 0:
             cell.update(counted=False, note="weight 0 in this leaderboard")
         categories[category] = cell

@@ -18,7 +18,9 @@ from evalsuite.errors import UserError
 from evalsuite.leaderboards.normalise import Rule
 
 PACKAGED = Path(__file__).parent
-CATEGORIES = ("capability", "fairness", "explainability", "privacy", "efficiency")  # = evalsuite.jobs.CATEGORIES
+# = evalsuite.jobs.CATEGORIES. A metric entry may name its own category (calibration and robustness metrics of a
+# benchmark record, counterfactual-fairness gaps): it counts there, not in its record's category.
+CATEGORIES = ("capability", "calibration", "robustness", "fairness", "explainability", "privacy", "efficiency")
 _RULE_KEYS = {"baseline", "best", "chance", "scale", "weight"}
 
 
@@ -55,6 +57,10 @@ class Definition:
     def task_choice(self, task: str) -> TaskChoice | None:
         """The listed entry for a task, by full name or by short name."""
         return self.tasks.get(task) or self.tasks.get(task.split("/", 1)[-1])
+
+    def metric_rule(self, metric: str):
+        """The metric_rules entry of a metric, by full name or by the name after a group prefix ('sub/ece')."""
+        return self.metric_rules.get(metric) or self.metric_rules.get(metric.rsplit("/", 1)[-1])
 
     def excluded(self, metric: str) -> bool:
         return any(fnmatch.fnmatchcase(metric, pattern) for pattern in self.exclude_metrics)

@@ -176,12 +176,7 @@ class RaplMeter:
                           self.idle_watts)
 
     def measure_idle(self, seconds: float = 0.5) -> float:
-        """The machine's power while this process sleeps, subtracted from later readings."""
-        self.begin()
-        time.sleep(seconds)
-        reading = self.end()
-        self.idle_watts = reading.joules / max(reading.seconds, 1e-9)
-        return self.idle_watts
+        return _measure_idle(self, seconds)
 
 
 class NvmlMeter:
@@ -211,11 +206,17 @@ class NvmlMeter:
                           self.idle_watts)
 
     def measure_idle(self, seconds: float = 0.5) -> float:
-        self.begin()
-        time.sleep(seconds)
-        reading = self.end()
-        self.idle_watts = reading.joules / max(reading.seconds, 1e-9)
-        return self.idle_watts
+        return _measure_idle(self, seconds)
+
+
+def _measure_idle(meter, seconds: float) -> float:
+    """The device's power while this process sleeps; later readings subtract it."""
+    meter.idle_watts = None
+    meter.begin()
+    time.sleep(seconds)
+    reading = meter.end()
+    meter.idle_watts = reading.joules / max(reading.seconds, 1e-9)
+    return meter.idle_watts
 
 
 def _with_idle(reading: Reading, idle_watts: float | None) -> Reading:

@@ -20,10 +20,11 @@ DEFAULT_MAX_GEN_TOKS = 256
 
 
 class EvalsuiteLM(LM):
-    def __init__(self, model, cache=None):
+    def __init__(self, model, cache=None, rewrite=None):
         super().__init__()
         self.model = model
         self.cache = cache
+        self.rewrite = rewrite  # (instances, requests) -> requests: evalsuite.perturb rewrites prompts here
         progress.attach("lm_eval")  # the run's output rules (no git "fatal: ..." line) while lm-eval runs
 
     @property
@@ -31,11 +32,11 @@ class EvalsuiteLM(LM):
         return str(self.model.name).replace("/", "__")
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
-        asked = [Loglikelihood(*req.args) for req in requests]
+        asked = self._rewritten(requests, [Loglikelihood(*req.args) for req in requests])
         return [(r.logprob, r.is_greedy) for r in answer(self.model, asked, self.cache)]
 
     def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-        asked = [LoglikelihoodRolling(req.args[0]) for req in requests]
+        asked = self._rewritten(requests, [LoglikelihoodRolling(req.args[0]) for req in requests])
         return [r.logprob for r in answer(self.model, asked, self.cache)]
 
     def generate_until(self, requests, disable_tqdm: bool = False):
@@ -49,4 +50,7 @@ class EvalsuiteLM(LM):
             until = kwargs.get("until") or []
             until = [until] if isinstance(until, str) else list(until)
             asked.append(Generate(context, tuple(until), int(kwargs.get("max_gen_toks", DEFAULT_MAX_GEN_TOKS))))
-        return answer(self.model, asked, self.cache)
+        return answer(self.model, self._rewritten(requests, asked), self.cache)
+
+    def _rewritten(self, instances, asked):
+        return asked if self.rewrite is None else self.rewrite(list(instances), asked)

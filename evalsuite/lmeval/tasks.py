@@ -87,8 +87,11 @@ class LMEvalTasks:
 
 
 def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int | None, seed: int,
-                    n_resamples: int = 1000) -> dict:
-    """Evaluate one lm-eval task or group on `model`; returns metrics, samples and hashes."""
+                    n_resamples: int = 1000, rewrite=None) -> dict:
+    """Evaluate one lm-eval task or group on `model`; returns metrics, samples and hashes.
+
+    `rewrite(instances, requests) -> requests` rewrites every request before it is answered (--perturb).
+    """
     from lm_eval import evaluator
 
     from evalsuite.fingerprint import sha256_json
@@ -96,7 +99,7 @@ def run_lmeval_task(name: str, model, cache, tasks: LMEvalTasks, *, limit: int |
 
     try:
         out = evaluator.simple_evaluate(
-            model=EvalsuiteLM(model, cache), tasks=[name], task_manager=tasks.manager, limit=limit,
+            model=EvalsuiteLM(model, cache, rewrite=rewrite), tasks=[name], task_manager=tasks.manager, limit=limit,
             log_samples=True, random_seed=seed, numpy_random_seed=seed, torch_random_seed=seed,
             fewshot_random_seed=seed, verbosity="ERROR",
         )
@@ -203,13 +206,44 @@ def _collect(name: str, out: dict, sha256_json, *, seed: int = 1234, n_resamples
             if interval.note:
                 notes[label] = interval.note
             metrics[label] = entry
-    samples = []
+    samples, choices = [], {}
     for task_name, rows in out.get("samples", {}).items():
+        config = out.get("configs", {}).get(task_name, {}) or {}
         for row in rows:
+            if config.get("output_type") == "multiple_choice":
+                found = choice_scores(row, config.get("target_delimiter", " "))
+                if found is not None:
+                    choices.setdefault("" if task_name == name else f"{task_name}/", []).append((len(samples), *found))
             samples.append({"task": task_name, "doc_id": row["doc_id"], "doc_hash": row.get("doc_hash"),
                             "target": row.get("target"), "resps": row.get("resps"),
                             "filtered_resps": row.get("filtered_resps"),
                             "scores": {m: row[m] for m in row.get("metrics", []) if m in row}})
     doc_hashes = sorted(str(s["doc_hash"]) for s in samples)
     return {"metrics": metrics, "samples": samples, "task_hash": sha256_json(out.get("configs", {})),
-            "data_hash": sha256_json(doc_hashes), "details": {"ci_notes": notes} if notes else {}}
+            "data_hash": sha256_json(doc_hashes), "details": {"ci_notes": notes} if notes else {},
+            "choice_scores": choices}
+
+
+def choice_scores(row: dict, delimiter: str) -> tuple[list[float], int] | None:
+    """(each choice's loglikelihood, gold index) of one logged multiple-choice sample, as lm-eval's acc reads
+    them; None where lm-eval's acc does not rest on one gold index (several targets, mutual information)."""
+    import numpy as np
+
+    try:
+        lls = [float(r[0]) for r in row["filtered_resps"]]
+        conts = [str(a[1]) for a in row["arguments"]]
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    import numbers
+
+    target = row.get("target")
+    if isinstance(target, numbers.Integral) and not isinstance(target, bool):
+        target = int(target)  # numpy integers from a dataset column
+    elif isinstance(target, str):
+        texts = [c[len(delimiter):] if c.startswith(delimiter) else c for c in conts]
+        target = texts.index(target) if target in texts else None
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(lls) or len(lls) != len(conts):
+        return None
+    if "acc" in row and float(row["acc"]) != float(int(np.argmax(lls)) == target):
+        return None  # not the prediction lm-eval scored: leave it out rather than report another model's numbers
+    return lls, target

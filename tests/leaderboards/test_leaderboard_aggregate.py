@@ -82,8 +82,14 @@ def test_leaderboard_from_a_real_run_and_synthetic_audit_records(demo_results, t
     chance = np.mean([1 / s["scores"]["n_choices"] for s in samples])
     assert rows["demo"]["categories"]["capability"]["score"] == pytest.approx((acc - chance) / (1 - chance))
     assert rows["demo"]["categories"]["fairness"] is None
-    # efficiency from one timing is reported but not counted: coverage is capability alone
-    assert rows["demo"]["categories"]["efficiency"]["counted"] is False and rows["demo"]["coverage"] == 1
+    # calibration: the multiple-choice record's own calibration metrics count there, by the definition's rules
+    cal = by_model["demo"]["evalsuite/demo_facts_mc"]["metrics"]
+    assert all(cal[m]["category"] == "calibration" for m in ("ece", "brier", "selective_auc"))
+    expected = np.mean([1 - cal["ece"]["value"], 1 - cal["brier"]["value"] / 2, cal["selective_auc"]["value"]])
+    assert rows["demo"]["categories"]["calibration"]["score"] == pytest.approx(expected)
+    assert rows["demo"]["categories"]["calibration"]["n_tasks"] == 1
+    # efficiency from one timing is reported but not counted: coverage is capability and calibration
+    assert rows["demo"]["categories"]["efficiency"]["counted"] is False and rows["demo"]["coverage"] == 2
 
     b = rows["model-b"]["categories"]
     assert b["capability"]["score"] == pytest.approx((0.55 - 0.25) / 0.75)
@@ -104,13 +110,15 @@ def test_leaderboard_from_a_real_run_and_synthetic_audit_records(demo_results, t
     assert b["efficiency"]["ci"] is None and not b["efficiency"]["counted"]
     assert "needs 3 timed runs" in b["efficiency"]["note"]
     overall = rows["model-b"]["overall"]
-    assert overall["score"] == pytest.approx(np.mean([c["score"] for n, c in b.items() if n != "efficiency"]))
+    assert overall["score"] == pytest.approx(np.mean([c["score"] for n, c in b.items()
+                                                      if n != "efficiency" and c is not None]))
     assert overall["ci"][0] < overall["score"] < overall["ci"][1]
-    assert rows["model-b"]["coverage"] == 4 and rows["model-b"]["coverage_of"] == 5
+    assert rows["model-b"]["coverage"] == 4 and rows["model-b"]["coverage_of"] == 7
     # model-b is the only model scored on all four categories: ranked; demo (capability only) is partial
     assert [m["model"] for m in board["models"]] == ["model-b", "demo"]
     assert rows["model-b"]["rank"] == 1 and rows["demo"]["rank"] is None and rows["demo"]["partial"]
-    assert rows["demo"]["coverage_label"] == "partial: 1/5 categories (no fairness, no explainability, no privacy)"
+    assert rows["demo"]["coverage_label"] == ("partial: 2/7 categories (no fairness, no explainability, no privacy, "
+                                              "has calibration)")
     # plot data travels with the row
     assert [p["epsilon"] for p in rows["model-b"]["privacy_utility"]] == [1.0, 3.0, None]
     assert {g["group"] for g in rows["model-b"]["fairness_groups"]} == {"sex=0", "sex=1"}

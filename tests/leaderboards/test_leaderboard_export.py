@@ -31,7 +31,8 @@ def test_model_index_reads_back_with_huggingface_hub(demo_results, tmp_path):
     assert acc.metric_value == record["metrics"]["acc"]["value"] and acc.task_type == "text-generation"
     assert acc.dataset_name == "demo_facts_mc"
     name, parsed = model_index_to_eval_results(yaml.safe_load(out.read_text().strip("-\n"))["model-index"])
-    assert name == "demo" and {r.metric_type for r in parsed} == {"acc", "acc_norm"}
+    assert name == "demo" and {r.metric_type for r in parsed} == set(record["metrics"]) == {
+        "acc", "acc_norm", "ece", "ece_equal_width", "brier", "selective_auc"}
 
 
 def test_lm_eval_json_reads_back_with_lm_eval(demo_results, tmp_path, capsys):

@@ -80,7 +80,7 @@ def test_efficiency_counts_with_repeats_and_carries_a_t_interval(tmp_path, capsy
     # category sets, so "once" is not ranked against "timed"
     assert not rows["once"]["categories"]["efficiency"]["counted"]
     assert rows["timed"]["rank"] == 1 and rows["once"]["partial"] and rows["once"]["rank"] is None
-    assert rows["once"]["coverage_label"] == "partial: 1/5 categories (no efficiency)"
+    assert rows["once"]["coverage_label"] == "partial: 1/7 categories (no efficiency)"
 
 
 def test_partial_coverage_is_never_ranked_above_full_coverage(tmp_path, capsys):
@@ -91,15 +91,15 @@ def test_partial_coverage_is_never_ranked_above_full_coverage(tmp_path, capsys):
     assert rows["partial"]["overall"]["score"] > rows["full-1"]["overall"]["score"]  # higher, yet after them
     assert [m["model"] for m in board["models"]] == ["full-1", "full-2", "partial"]
     assert rows["partial"]["rank"] is None and rows["partial"]["rank_label"] == ""
-    assert rows["partial"]["coverage_label"] == "partial: 1/5 categories (no fairness)"
+    assert rows["partial"]["coverage_label"] == "partial: 1/7 categories (no fairness)"
     assert board["ranking"]["reference_categories"] == ["capability", "fairness"]
     # text output: ranked rows first, the partial one marked
     body = text.splitlines()[1:-1]
     assert [line.split()[-1] for line in body[:2]] == ["full-1", "full-2"]
-    assert body[2].startswith("- ") and "partial  (partial: 1/5 categories (no fairness))" in body[2]
+    assert body[2].startswith("- ") and "partial  (partial: 1/7 categories (no fairness))" in body[2]
     # the site: the model page says it is not ranked, and why
     page = next((tmp_path / "site" / "models").glob("partial-*.html")).read_text()
-    assert "Not ranked \u2014 partial: 1/5 categories (no fairness)" in page
+    assert "Not ranked \u2014 partial: 1/7 categories (no fairness)" in page
 
 
 def test_equally_large_but_different_category_sets_are_not_ranked_together(tmp_path, capsys):
@@ -108,7 +108,7 @@ def test_equally_large_but_different_category_sets_are_not_ranked_together(tmp_p
     write_run(tmp_path, "c", {"qa": capability(0.9), "dp": privacy_record(2.0)})
     _, rows, _ = build(tmp_path, capsys)
     assert rows["a"]["rank"] == 1 and rows["b"]["rank"] is not None and rows["c"]["rank"] is None
-    assert rows["c"]["coverage_label"] == "partial: 2/5 categories (no fairness, has privacy)"
+    assert rows["c"]["coverage_label"] == "partial: 2/7 categories (no fairness, has privacy)"
 
 
 def _planted(name, score, low, high, categories=("capability",)):
