@@ -109,47 +109,52 @@ def t_quantile_975(df: int) -> float:
             + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
 
 
-def _timed(manifest: dict | None) -> tuple[float, float] | None:
-    m = manifest or {}
-    tokens, seconds = m.get("tokens_processed") or 0, m.get("wall_time_s") or 0
+def _energy(manifest: dict | None) -> tuple[float, float, str] | None:
+    """(joules, samples, method) of a record's energy block, or None when it has no usable one."""
+    block = (manifest or {}).get("energy") or {}
+    joules, samples, method = block.get("joules"), block.get("n_samples"), block.get("method")
     ok = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0
-             for v in (tokens, seconds))
-    return (float(tokens), float(seconds)) if ok else None
+             for v in (joules, samples)) and isinstance(method, str)
+    return (float(joules), float(samples), method) if ok else None
 
 
 def efficiency_of(records: dict[str, dict], definition: Definition,
                   timings: dict[str, list[dict]] | None = None) -> dict | None:
-    """Throughput of one model: pooled tokens/s of its newest records, and a score with an interval from repeats.
+    """Energy per sample of one model: pooled over its newest records, and a score with an interval from repeats.
 
     `timings` maps task -> the manifests of every record of that task (all of the model's runs); without
-    it each task has one timing (its newest record). Per timed task, each timing scores
-    log(rate / floor) / log(ceiling / floor); the task's score is their mean with a t-interval over the
-    repeats, and the model's score is the equal-weight mean over tasks (intervals combined as above).
+    it each task has one measurement (its newest record). Per task, each measurement scores
+    log(worst / J) / log(worst / best) (clipped to [0, 1]); the task's score is their mean with a t-interval
+    over the repeats, and the model's score is the equal-weight mean over tasks (intervals combined as above).
+    `method` is 'estimated' when any figure is an estimate, so estimated and measured rows are never ranked
+    against each other unmarked.
     """
-    timed = {task: _timed(r.get("manifest")) for task, r in records.items()}
-    timed = {task: t for task, t in timed.items() if t is not None}
-    if not timed:
+    measured = {task: _energy(r.get("manifest")) for task, r in records.items()}
+    measured = {task: m for task, m in measured.items() if m is not None}
+    if not measured:
         return None
-    tokens = sum(t[0] for t in timed.values())
-    seconds = sum(t[1] for t in timed.values())
-    span = math.log(definition.efficiency_ceiling / definition.efficiency_floor)
-    items, repeats = [], []
-    for task in sorted(timed):
-        runs = [t for t in (_timed(m) for m in (timings or {}).get(task, [])) if t is not None] or [timed[task]]
-        scores = [math.log(tok / sec / definition.efficiency_floor) / span for tok, sec in runs]
+    joules = sum(m[0] for m in measured.values())
+    samples = sum(m[1] for m in measured.values())
+    span = math.log(definition.efficiency_worst / definition.efficiency_best)
+    items, repeats, methods = [], [], {m[2] for m in measured.values()}
+    for task in sorted(measured):
+        runs = [m for m in (_energy(x) for x in (timings or {}).get(task, [])) if m is not None] or [measured[task]]
+        scores = [min(1.0, max(0.0, math.log(definition.efficiency_worst / (j / n)) / span)) for j, n, _ in runs]
         k, mean = len(scores), sum(scores) / len(scores)
         ci = None
         if k >= 2:
             sd = math.sqrt(sum((x - mean) ** 2 for x in scores) / (k - 1))
             half = t_quantile_975(k - 1) * sd / math.sqrt(k)
-            ci = (mean - half, mean + half)
+            ci = (max(0.0, mean - half), min(1.0, mean + half))
         items.append((Score(mean, ci), 1.0))
         repeats.append(k)
     combined = combine(items)
     counted = min(repeats) >= definition.efficiency_min_repeats
-    note = "" if counted else (f"timed {min(repeats)}x; needs {definition.efficiency_min_repeats} timed runs of every "
-                               "task to count in the overall (one timing moves with machine load)")
-    return {"tokens_per_s": tokens / seconds, "tokens": tokens, "wall_time_s": seconds, "n_records": len(timed),
+    note = "" if counted else (f"measured {min(repeats)}x; needs {definition.efficiency_min_repeats} runs of every "
+                               "task to count in the overall (one measurement moves with machine load)")
+    method = "estimated" if "estimated" in methods else "measured"
+    return {"joules_per_sample": joules / samples, "joules": joules, "samples": samples,
+            "n_records": len(measured), "method": method, "methods": sorted(methods),
             "score": combined["score"], "ci": combined["ci"] if min(repeats) >= 2 else None,
             "repeats": min(repeats), "counted": counted, "note": note}
 
@@ -204,6 +209,7 @@ def score_model(model: str, records: dict[str, dict], definition: Definition, lo
         if category == "efficiency":
             cell = None if efficiency is None else {
                 "score": efficiency["score"], "ci": efficiency["ci"], "ci_complete": efficiency["ci"] is not None,
+                "label": efficiency["method"],
                 "n_tasks": efficiency["n_records"], "counted": efficiency["counted"], "note": efficiency["note"]}
         else:
             cell = combine(by_category[category])

@@ -47,8 +47,8 @@ class Definition:
     other_records: bool = True  # records of tasks not listed count too, every metric by metric_rules or defaults
     metric_rules: dict[str, Rule] = field(default_factory=dict)
     exclude_metrics: list[str] = field(default_factory=list)  # fnmatch patterns, for records not listed
-    efficiency_floor: float = 1.0  # tokens/s scored 0 (log scale)
-    efficiency_ceiling: float = 100_000.0  # tokens/s scored 1
+    efficiency_worst: float = 100.0  # joules per sample scored 0 (log scale)
+    efficiency_best: float = 1e-4  # joules per sample scored 1
     # Timed records of each task needed before efficiency carries an interval and counts in the overall:
     # one timing moves with machine load, so without repeats efficiency is reported with weight 0.
     efficiency_min_repeats: int = 3
@@ -109,7 +109,7 @@ def _rule(raw, where: str, problems: list[str]) -> MetricChoice:
 _TOP_KEYS = {"name", "title", "description", "categories", "tasks", "other_records", "metric_rules",
              "exclude_metrics", "efficiency"}
 _TASK_KEYS = {"metrics", "weight", "category"}
-_EFFICIENCY_KEYS = {"floor_tokens_per_s", "ceiling_tokens_per_s", "min_repeats"}
+_EFFICIENCY_KEYS = {"worst_joules_per_sample", "best_joules_per_sample", "min_repeats"}
 MAX_REPEATS = 1_000_000
 
 
@@ -162,22 +162,22 @@ def _tasks(raw, problems: list[str]) -> dict[str, TaskChoice]:
 
 
 def _efficiency(raw, problems: list[str]) -> tuple[float, float, int]:
-    floor, ceiling, repeats = 1.0, 1e5, 3
+    worst, best, repeats = 100.0, 1e-4, 3
     if raw is None:
-        return floor, ceiling, repeats
+        return worst, best, repeats
     if not isinstance(raw, dict):
         problems.append(f"efficiency must be a mapping of {', '.join(sorted(_EFFICIENCY_KEYS))}")
-        return floor, ceiling, repeats
+        return worst, best, repeats
     _unknown(raw, _EFFICIENCY_KEYS, "efficiency: ", problems)
-    floor = _number(raw.get("floor_tokens_per_s", floor), "efficiency.floor_tokens_per_s", problems, True)
-    ceiling = _number(raw.get("ceiling_tokens_per_s", ceiling), "efficiency.ceiling_tokens_per_s", problems, True)
-    if floor and ceiling and ceiling <= floor:
-        problems.append("efficiency.ceiling_tokens_per_s must exceed floor_tokens_per_s")
+    worst = _number(raw.get("worst_joules_per_sample", worst), "efficiency.worst_joules_per_sample", problems, True)
+    best = _number(raw.get("best_joules_per_sample", best), "efficiency.best_joules_per_sample", problems, True)
+    if worst and best and best >= worst:
+        problems.append("efficiency.best_joules_per_sample must be below worst_joules_per_sample")
     repeats = raw.get("min_repeats", repeats)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS:
         problems.append(f"efficiency.min_repeats must be a whole number from 1 to {MAX_REPEATS:,}, got {repeats!r}")
         repeats = 3
-    return floor or 1.0, ceiling or 1e5, repeats
+    return worst or 100.0, best or 1e-4, repeats
 
 
 def parse_definition(raw, source: str = "") -> Definition:
@@ -203,14 +203,14 @@ def parse_definition(raw, source: str = "") -> Definition:
     other = raw.get("other_records", True)
     if not isinstance(other, bool):
         problems.append(f"other_records must be true or false, got {other!r}")
-    floor, ceiling, repeats = _efficiency(raw.get("efficiency"), problems)
+    worst, best, repeats = _efficiency(raw.get("efficiency"), problems)
     if problems:
         raise UserError(f"leaderboard definition '{source}' is invalid: " + "; ".join(problems)
                         + "; fix the file (format: docs/leaderboards.md)")
     return Definition(name=str(raw.get("name") or Path(source).stem or "leaderboard"),
                       title=str(raw.get("title") or raw.get("name") or "Leaderboard"), categories=categories,
                       tasks=tasks, other_records=other, metric_rules=metric_rules, exclude_metrics=list(exclude),
-                      efficiency_floor=floor, efficiency_ceiling=ceiling, efficiency_min_repeats=repeats,
+                      efficiency_worst=worst, efficiency_best=best, efficiency_min_repeats=repeats,
                       source=source)
 
 

@@ -223,7 +223,64 @@ def _epsilon(rule: GateRule, candidate: dict, **_) -> RuleResult:
     return RuleResult(rule.name, rule.type, ok, "; ".join(parts), {"tasks": [r["task"] for r in records]})
 
 
-_EVALUATORS = {"threshold": _threshold, "regression": _regression, "fairness": _fairness, "epsilon": _epsilon}
+def _energy(rule: GateRule, candidate: dict, **_) -> RuleResult:
+    """Energy per sample (pooled over the candidate's records, or one task's) at most the bound, labelled."""
+    records = [find_task(candidate, rule.get("task"))] if rule.get("task") else list(candidate.values())
+    if records == [None]:
+        raise _Missing(f"candidate has no record for task '{rule.get('task')}'")
+    blocks = [(r.get("manifest") or {}).get("energy") for r in records]
+    blocks = [b for b in blocks if b and b.get("n_samples") and b.get("joules") is not None]
+    if not blocks:
+        raise _Missing("candidate records carry no energy figure (records written before energy was metered)")
+    per_sample = sum(b["joules"] for b in blocks) / sum(b["n_samples"] for b in blocks)
+    methods = sorted({b["method"] for b in blocks})
+    label = "estimated" if "estimated" in methods else "measured"
+    bound = float(rule.get("max_joules_per_sample"))
+    ok = per_sample <= bound
+    reason = f"{_fmt(per_sample)} J per sample ({label}: {', '.join(methods)}) {'<=' if ok else '>'} {bound:g}"
+    if rule.get("require_measured", False) and label == "estimated":
+        ok = False
+        reason += "; the rule requires a measured figure (run where NVML or RAPL is readable)"
+    return RuleResult(rule.name, rule.type, ok, reason, {"joules_per_sample": per_sample, "methods": methods})
+
+
+def _subgroup(rule: GateRule, candidate: dict, baseline: dict | None, load_samples: Callable, alpha: float,
+              seed: int, resamples: int, **_) -> RuleResult:
+    """No protected group loses more than max_drop of its per-sample score against the baseline (e.g. a variant
+    against its base): one one-sided paired test per group, each at alpha (a group fails only on evidence)."""
+    cand_record, base_record = find_task(candidate, rule.get("task")), find_task(baseline or {}, rule.get("task"))
+    if cand_record is None or base_record is None:
+        raise _Missing(f"{'candidate' if cand_record is None else 'baseline'} has no record for task "
+                       f"'{rule.get('task')}'")
+    field_name = rule.get("field", "correct")
+    cand = {r["doc_id"]: r for r in load_samples(cand_record) if isinstance(r.get("group"), dict)}
+    base = {r["doc_id"]: r for r in load_samples(base_record) if isinstance(r.get("group"), dict)}
+    shared = [d for d in base if d in cand and field_name in (base[d].get("scores") or {})
+              and field_name in (cand[d].get("scores") or {})]
+    if not shared:
+        raise _Missing(f"no per-sample '{field_name}' scores with protected groups shared by candidate and baseline")
+    groups: dict[str, list] = {}
+    for d in shared:
+        for attribute, value in base[d]["group"].items():
+            groups.setdefault(f"{attribute}={value}" if "=" not in str(value) else str(value), []).append(d)
+    rule_alpha, bound, parts, details, ok = float(rule.get("alpha", alpha)), float(rule.get("max_drop")), [], {}, True
+    for name, ids in sorted(groups.items()):
+        b = np.array([float(base[d]["scores"][field_name]) for d in ids])
+        c = np.array([float(cand[d]["scores"][field_name]) for d in ids])
+        result = paired_regression_test(b, c, direction="higher", max_drop=bound, method="auto" if bound == 0
+                                        else "bootstrap", n_resamples=int(rule.get("resamples", resamples)),
+                                        seed=seed)
+        failed = result.rejects(rule_alpha)
+        ok &= not failed
+        details[name] = asdict(result)
+        parts.append(f"{name}: drop {result.mean_drop:+.3g} over {result.n}, p = {result.p_value:.3g}"
+                     + (" (exceeds)" if failed else ""))
+    return RuleResult(rule.name, rule.type, ok, f"max drop {bound:g} in {field_name} per group at alpha "
+                      f"{rule_alpha:g}: " + "; ".join(parts), details)
+
+
+_EVALUATORS = {"threshold": _threshold, "regression": _regression, "fairness": _fairness, "epsilon": _epsilon,
+               "energy": _energy, "subgroup": _subgroup}
 
 
 def evaluate_policy(policy: Policy, candidate: dict[str, dict], baseline: dict[str, dict] | None = None, *,

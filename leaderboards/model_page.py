@@ -104,9 +104,9 @@ def _fairness_section(model: dict) -> str:
 
 def model_page(board: dict, model: dict) -> str:
     eff = model.get("efficiency")
-    efficiency = (f'<p>Throughput {_f(eff["tokens_per_s"])} tokens/s ({_f(eff["tokens"])} tokens in '
-                  f'{_f(eff["wall_time_s"])} s, measured wall time from the records\' manifests; timed '
-                  f'{eff.get("repeats", 1)}x per task'
+    efficiency = (f'<p>Energy {_f(eff["joules_per_sample"])} J per sample (<strong>{e(eff["method"])}</strong>: '
+                  f'{e(", ".join(eff["methods"]))}; {_f(eff["joules"])} J over {_f(eff["samples"])} samples in '
+                  f'{eff["n_records"]} records; measured {eff.get("repeats", 1)}x per task'
                   + (f'; not in the overall: {e(eff["note"])}' if not eff.get("counted", True) else "")
                   + ').</p>' if eff else "")
     body = (f'<header><p><a href="../index.html">\u2190 {e(board["title"])}</a></p>'

@@ -8,6 +8,8 @@
       - {type: regression, task: demo_facts_mc, metric: acc, max_drop: 0.02}
       - {type: fairness, task: my_audit, metric: [statistical_parity_difference], max_gap: 0.1}
       - {type: epsilon, max: 8}
+      - {type: energy, max_joules_per_sample: 0.5, require_measured: false}
+      - {type: subgroup, task: fairness_audit, max_drop: 0.02}   # a variant against its base (--baseline)
 
 Rule semantics are documented in evalsuite.leaderboards.gate and docs/leaderboards.md.
 """
@@ -22,12 +24,14 @@ from pathlib import Path
 from evalsuite.errors import UserError
 
 PACKAGED_EXAMPLE = Path(__file__).parent / "gate-policy.example.yaml"
-RULE_TYPES = ("threshold", "regression", "fairness", "epsilon")
+RULE_TYPES = ("threshold", "regression", "fairness", "epsilon", "energy", "subgroup")
 _KEYS = {
     "threshold": {"task", "metric", "min", "max", "at_least", "use_ci"},
     "regression": {"task", "metric", "max_drop", "test", "field", "alpha", "resamples"},
     "fairness": {"task", "metric", "max_gap", "use_ci"},
     "epsilon": {"task", "max"},
+    "energy": {"task", "max_joules_per_sample", "require_measured"},
+    "subgroup": {"task", "max_drop", "field", "alpha", "resamples"},
 }
 
 
@@ -50,7 +54,7 @@ class Policy:
 
     @property
     def needs_baseline(self) -> bool:
-        return any(r.type == "regression" for r in self.rules)
+        return any(r.type in ("regression", "subgroup") for r in self.rules)
 
 
 MIN_RESAMPLES, MAX_RESAMPLES = 100, 1_000_000  # below 100 a bootstrap p-value cannot reach 0.01
@@ -85,7 +89,7 @@ def _check_rule(raw: dict, where: str, problems: list[str]) -> None:
     _unknown(raw, _KEYS[kind] | {"type", "name"}, f"{where} ({kind}): ", problems)
     if "name" in raw and (not isinstance(raw["name"], str) or not raw["name"].strip()):
         problems.append(f"{where}: name must be non-empty text, got {raw['name']!r}")
-    if kind != "epsilon" or "task" in raw:
+    if kind not in ("epsilon", "energy") or "task" in raw:
         if not isinstance(raw.get("task"), str) or not raw.get("task"):
             problems.append(f"{where}: needs 'task: NAME' (text), got {raw.get('task')!r}")
     if kind in ("threshold", "regression") and not (isinstance(raw.get("metric"), str) and raw["metric"]):
@@ -96,7 +100,7 @@ def _check_rule(raw: dict, where: str, problems: list[str]) -> None:
                                             and all(isinstance(m, str) for m in metric))):
             problems.append(f"{where}: needs 'metric: NAME' or a list of names ('*' = every ideal-valued metric)")
     bounds = {"threshold": ("min", "max", "at_least"), "regression": ("max_drop",), "fairness": ("max_gap",),
-              "epsilon": ("max",)}[kind]
+              "epsilon": ("max",), "energy": ("max_joules_per_sample",), "subgroup": ("max_drop",)}[kind]
     given = [b for b in bounds if b in raw]
     if not given:
         problems.append(f"{where}: needs {' or '.join(bounds)}")
@@ -109,11 +113,15 @@ def _check_rule(raw: dict, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: {b} must not be negative, got {raw[b]}")
         elif kind == "epsilon" and raw[b] < 0:
             problems.append(f"{where}: max (an epsilon) must not be negative, got {raw[b]}")
+        elif kind == "energy" and raw[b] < 0:
+            problems.append(f"{where}: {b} must not be negative, got {raw[b]}")
     if kind == "threshold" and all(_is_number(raw.get(b)) for b in ("min", "max")) and raw["min"] > raw["max"]:
         problems.append(f"{where}: min {raw['min']} exceeds max {raw['max']}; no value could pass")
+    if "require_measured" in raw and not isinstance(raw["require_measured"], bool):
+        problems.append(f"{where}: require_measured must be true or false, got {raw['require_measured']!r}")
     if "use_ci" in raw and not isinstance(raw["use_ci"], bool):
         problems.append(f"{where}: use_ci must be true or false, got {raw['use_ci']!r}")
-    if kind == "regression":
+    if kind in ("regression", "subgroup"):
         if raw.get("test", "auto") not in ("auto", "mcnemar", "bootstrap"):
             problems.append(f"{where}: test must be auto, mcnemar or bootstrap, got {raw.get('test')!r}")
         if raw.get("test") == "mcnemar" and raw.get("max_drop") not in (0, 0.0):
@@ -129,9 +137,11 @@ def _check_rule(raw: dict, where: str, problems: list[str]) -> None:
 
 
 def _default_name(raw: dict) -> str:
-    metric = raw.get("metric", "epsilon")
+    metric = raw.get("metric", {"energy": "joules per sample", "subgroup": "per-group accuracy"}.get(
+        raw.get("type"), "epsilon"))
     metric = ",".join(map(str, metric)) if isinstance(metric, list) else metric
-    return f"{raw.get('type')}: {raw.get('task', 'privacy records')} {metric}"
+    scope = raw.get("task", "all records" if raw.get("type") == "energy" else "privacy records")
+    return f"{raw.get('type')}: {scope} {metric}"
 
 
 def parse_policy(raw, source: str = "") -> Policy:

@@ -58,6 +58,23 @@ def test_compare_flags_the_subgroup_pruning_hurts_and_not_the_other(tmp_path, ca
     assert a["accuracy_change"] < 0 and a["accuracy_change_ci"][1] < 0
     out = capsys.readouterr().out
     assert "grp=A flipped" in out and "grp=B flipped" not in out
+    # the gate holds the pruned variant back on group A's loss, and an energy bound reads the labelled figure
+    runs = {row["variant"]: row["run_ids"][0] for row in report["rows"]}
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - {type: subgroup, task: fairness_audit, max_drop: 0.05}\n"
+                      "  - {type: energy, max_joules_per_sample: 1000}\n"
+                      "  - {type: energy, max_joules_per_sample: 1000, require_measured: true, name: measured}\n")
+    gate = ["gate", "--policy", str(policy), "--results", str(tmp_path / "out"), "--json", str(tmp_path / "g.json"),
+            "--junit", str(tmp_path / "g.xml"), "--markdown", str(tmp_path / "g.md"), "--resamples", "500"]
+    assert main([*gate, "--candidate", runs["prune:0.3"], "--baseline", runs["base"]]) == 1
+    results = json.loads((tmp_path / "g.json").read_text())["results"]
+    subgroup, energy, measured = results
+    assert not subgroup["passed"] and "grp=A" in subgroup["reason"] and "grp=A: drop" in subgroup["reason"]
+    assert subgroup["details"]["grp=A"]["p_value"] < 0.05 and subgroup["details"]["grp=B"]["p_value"] > 0.05
+    assert energy["passed"] and "estimated" in energy["reason"]
+    assert not measured["passed"] and "requires a measured figure" in measured["reason"]
+    main([*gate, "--candidate", runs["base"], "--baseline", runs["base"]])
+    assert json.loads((tmp_path / "g.json").read_text())["results"][0]["passed"]  # the base against itself
 
 
 def test_compare_on_the_demo_model_writes_report_charts_and_records(tmp_path, capsys):

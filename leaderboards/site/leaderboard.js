@@ -30,6 +30,13 @@
       span.textContent = " [" + fmt(cell.ci[0]) + ", " + fmt(cell.ci[1]) + "]";
       td.appendChild(span);
     }
+    if (cell.label) {  /* energy: "estimated" or "measured", never shown bare */
+      var tag = document.createElement("span");
+      tag.className = "label";
+      tag.textContent = " (" + (cell.label === "estimated" ? "est." : "meas.") + ")";
+      tag.title = cell.label;
+      td.appendChild(tag);
+    }
     return td;
   }
 

@@ -33,10 +33,15 @@ def mc_samples(correct, k=4, docs=None):
              "scores": {"acc": float(c), "n_choices": float(k)}} for i, c in enumerate(correct)]
 
 
-def record_spec(metrics, *, category="capability", samples=None, details=None, artifacts=None, wall=1.0, tokens=0):
+def record_spec(metrics, *, category="capability", samples=None, details=None, artifacts=None, wall=1.0, tokens=0,
+                energy=None, method="estimated"):
+    """`energy`: (joules, samples) for the manifest's energy block (none without it)."""
+    manifest = {"wall_time_s": wall, "tokens_processed": tokens, "seed": 1, "task_hash": "abc123def4567890",
+                "data_hash": "d"}
+    if energy is not None:
+        manifest["energy"] = {"method": method, "joules": energy[0], "n_samples": energy[1], "wall_time_s": wall}
     return {"metrics": metrics, "category": category, "samples": samples or [], "details": details or {},
-            "artifacts": artifacts or {}, "manifest": {"wall_time_s": wall, "tokens_processed": tokens, "seed": 1,
-                                                       "task_hash": "abc123def4567890", "data_hash": "d"}}
+            "artifacts": artifacts or {}, "manifest": manifest}
 
 
 def write_run(results_dir: Path, model: str, tasks: dict[str, dict], files: dict | None = None) -> str:

@@ -66,7 +66,7 @@ def test_leaderboard_from_a_real_run_and_synthetic_audit_records(demo_results, t
     shutil.copytree(demo_results[0], results)
     write_run(results, "model-b", {"evalsuite/demo_facts_mc": record_spec(
         {"acc": entry(0.55, "higher", (0.4, 0.7), 40)}, samples=mc_samples([1] * 22 + [0] * 18), wall=2.0,
-        tokens=500), "fair": fairness_record(), "dp": privacy_record(epsilon=4.0), "xai": explain_record()})
+        tokens=500, energy=(20.0, 500)), "fair": fairness_record(), "dp": privacy_record(epsilon=4.0), "xai": explain_record()})
     store = open_store(results)
     try:
         by_model = latest_records_by_model(store)
@@ -105,10 +105,12 @@ def test_leaderboard_from_a_real_run_and_synthetic_audit_records(demo_results, t
     xai = next(t for t in rows["model-b"]["tasks"] if t["task"] == "xai")
     notes = {m["metric"]: m["note"] for m in xai["metrics"]}
     assert "unbounded" in notes["infidelity"] and notes["random_baseline_comprehensiveness"]
-    # efficiency: 500 tokens in 2 s on a log scale from 1 to 1e5 tokens/s; one timing, so weight 0 in the overall
-    assert b["efficiency"]["score"] == pytest.approx(math.log(250) / math.log(1e5))
+    # efficiency: 20 J over 500 samples (estimated) on a log scale from 100 J to 1e-4 J per sample; one
+    # measurement, so weight 0 in the overall, and labelled estimated
+    assert b["efficiency"]["score"] == pytest.approx(math.log(100 / 0.04) / math.log(1e6))
     assert b["efficiency"]["ci"] is None and not b["efficiency"]["counted"]
-    assert "needs 3 timed runs" in b["efficiency"]["note"]
+    assert b["efficiency"]["label"] == "estimated" and rows["model-b"]["efficiency"]["joules_per_sample"] == 0.04
+    assert "needs 3 runs" in b["efficiency"]["note"]
     overall = rows["model-b"]["overall"]
     assert overall["score"] == pytest.approx(np.mean([c["score"] for n, c in b.items()
                                                       if n != "efficiency" and c is not None]))
@@ -154,11 +156,11 @@ def test_chance_auto_without_choice_counts_is_a_user_error(tmp_path):
 def test_invalid_definition_reports_every_problem_in_one_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("categories: {capability: 1, vibes: 2}\ntasks:\n  t: {metrics: {acc: {chance: 1, colour: red}}}\n"
-                   "  u: {}\nefficiency: {floor_tokens_per_s: 10, ceiling_tokens_per_s: 5}\n")
+                   "  u: {}\nefficiency: {worst_joules_per_sample: 1, best_joules_per_sample: 5}\n")
     with pytest.raises(UserError) as info:
         load_definition(bad)
     message = str(info.value)
-    for fragment in ("vibes", "unknown key 'colour'", "chance must be", "tasks.u needs", "ceiling_tokens_per_s"):
+    for fragment in ("vibes", "unknown key 'colour'", "chance must be", "tasks.u needs", "best_joules_per_sample"):
         assert fragment in message
     assert "\n" not in message
     with pytest.raises(UserError, match="neither a file"):

@@ -21,7 +21,9 @@ EN_DASH = "\u2013"
 
 
 def capability(acc, half=0.05, wall=1.0, tokens=1000):
-    return record_spec({"acc": entry(acc, "higher", (acc - half, acc + half), 200)}, wall=wall, tokens=tokens)
+    """Energy as a 10 W machine would use over `wall` seconds, over `tokens` samples."""
+    return record_spec({"acc": entry(acc, "higher", (acc - half, acc + half), 200)}, wall=wall, tokens=tokens,
+                       energy=(10.0 * wall, tokens))
 
 
 def build(results, capsys, definition="default"):
@@ -35,7 +37,7 @@ def build(results, capsys, definition="default"):
 
 
 def test_two_copies_of_one_model_tie_whatever_the_machine_load(tmp_path, capsys):
-    """Same records, different wall times: efficiency is reported but weighs 0, so the copies cannot swap places."""
+    """Same records, different energy (machine load): efficiency is reported but weighs 0, so the copies cannot swap."""
     for name, wall in (("copy-a", 1.0), ("copy-b", 1.7)):
         write_run(tmp_path, name, {"qa": capability(0.70, wall=wall), "fair": fairness_record()})
     write_run(tmp_path, "weaker", {"qa": capability(0.30), "fair": fairness_record()})
@@ -67,7 +69,7 @@ def test_efficiency_counts_with_repeats_and_carries_a_t_interval(tmp_path, capsy
     # analytic combination of independent intervals (sqrt of summed squared half-widths / number of tasks)
     means, halves = [], []
     for t, ws in walls.items():
-        scores = [math.log(tokens[t] / w) / math.log(1e5) for w in ws]
+        scores = [math.log(100 / (10 * w / tokens[t])) / math.log(100 / 1e-4) for w in ws]  # J/sample, log scale
         low, high = stats.t.interval(0.95, len(scores) - 1, loc=sum(scores) / 3, scale=stats.sem(scores))
         means.append(sum(scores) / 3)
         halves.append((high - low) / 2)
