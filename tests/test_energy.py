@@ -134,3 +134,17 @@ def test_energy_block_arithmetic_and_labels(monkeypatch):
     monkeypatch.setenv("EVALSUITE_CARBON_INTENSITY", "lots")
     with pytest.raises(UserError, match="EVALSUITE_CARBON_INTENSITY"):
         energy_block(reading, n_samples=1, tokens=1)
+
+
+def test_the_record_schema_refuses_an_unlabelled_or_bare_estimate():
+    from evalsuite.records import record_problems
+
+    def record(energy):
+        return {"schema_version": 2, "run_id": "r", "model": "m", "task": "t", "metrics": {},
+                "manifest": {"energy": energy}}
+
+    block = energy_block(Reading("estimated", 2.0, 1.0, ["cpu"], assumption="stated"), n_samples=4, tokens=None)
+    assert record_problems(record(block)) == []
+    bare = {k: v for k, v in block.items() if k != "assumption"}
+    assert any("assumption" in p for p in record_problems(record(bare)))
+    assert any("method" in p for p in record_problems(record({**block, "method": "guessed"})))
