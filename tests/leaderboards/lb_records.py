@@ -39,7 +39,9 @@ def record_spec(metrics, *, category="capability", samples=None, details=None, a
     manifest = {"wall_time_s": wall, "tokens_processed": tokens, "seed": 1, "task_hash": "abc123def4567890",
                 "data_hash": "d"}
     if energy is not None:
-        manifest["energy"] = {"method": method, "joules": energy[0], "n_samples": energy[1], "wall_time_s": wall}
+        manifest["energy"] = {"method": method, "joules": energy[0], "n_samples": energy[1], "wall_time_s": wall,
+                              "devices": ["cpu"], **({"assumption": "a 10 W machine (test)"}
+                                                     if method == "estimated" else {})}
     return {"metrics": metrics, "category": category, "samples": samples or [], "details": details or {},
             "artifacts": artifacts or {}, "manifest": manifest}
 
