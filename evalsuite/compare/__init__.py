@@ -6,8 +6,7 @@ reads those records only: task metrics with CIs, each difference from the base w
 paired test, per-subgroup decision flips, energy per sample (measured or estimated,
 labelled), latency, peak memory and size on disk; a terminal table, an HTML page and
 SVG charts (accuracy against energy, energy per variant).
+
+`evalsuite.compare.report.build_report` is the comparison from Python; nothing is imported
+here, so registering the command at start-up stays light.
 """
-
-from evalsuite.compare.report import build_report
-
-__all__ = ["build_report"]

@@ -44,13 +44,14 @@ def paired_difference(base: np.ndarray, cand: np.ndarray, *, n_resamples: int = 
 
 
 def _rows_by_id(record: dict) -> dict:
+    """The record's per-sample rows by doc_id, read once per record (the base's are compared with every variant)."""
     from pathlib import Path
 
-    path = record.get("samples_file")
-    if not path:
-        return {}
-    rows = read_jsonl(Path(record["_path"]).parent / path, what="samples file")
-    return {r["doc_id"]: r for r in rows if "doc_id" in r and isinstance(r.get("scores"), dict)}
+    if "_rows" not in record:
+        path = record.get("samples_file")
+        rows = read_jsonl(Path(record["_path"]).parent / path, what="samples file") if path else []
+        record["_rows"] = {r["doc_id"]: r for r in rows if "doc_id" in r and isinstance(r.get("scores"), dict)}
+    return record["_rows"]
 
 
 def _columns(record: dict, rows: dict) -> list[str]:

@@ -84,18 +84,17 @@ def resolve_model_spec(source: str, model_args: dict | None = None, flags: dict 
         problems.append(f"--device '{device}' is not a device; use cpu, cuda or cuda:N")
     elif device is not None and str(device).startswith("cuda") and not _cuda_available(str(device)):
         problems.append(f"--device {device}: no such CUDA device on this machine; use --device cpu")
-    if variant is not None:
-        from evalsuite.variants import check_variant
-        from evalsuite.variants.apply import BASE
+    from evalsuite.variants.apply import BASE, check_variant
 
+    variant = None if variant == BASE else variant
+    if variant is not None:
         try:
-            if variant != BASE:
-                check_variant(variant)
+            check_variant(variant)
         except UserError as exc:
             problems.append(str(exc))
     if problems:
         raise UserError("; ".join(problems))
-    return ModelSpec(source, entry.name, target, values, None if variant == "base" else variant)
+    return ModelSpec(source, entry.name, target, values, variant)
 
 
 def _backend(entry, model_args: dict):
